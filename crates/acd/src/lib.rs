@@ -1,0 +1,1 @@
+//! switchboard-acd (first module being written).

@@ -1,0 +1,1 @@
+//! switchboard-dialplan (first module being written).

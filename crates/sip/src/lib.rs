@@ -1,0 +1,20 @@
+//! Sans-IO SIP for Switchboard.
+//!
+//! This crate owns no socket, no timer and no clock. Its machines take the current `Instant` with
+//! every input and are asked what to do next:
+//!
+//! * [`wire`] turns bytes from a socket into a checked [`message::SipMessage`] (or says which
+//!   error response a malformed request deserves), and frames messages on stream transports;
+//! * [`transaction`] holds the four RFC 3261 §17 transaction machines and their timers;
+//! * [`endpoint`] routes every message to the transaction or dialog that owns it;
+//! * [`dialog`] keeps RFC 3261 §12 dialog state (route set, CSeq, remote target);
+//! * [`registrar`] and [`auth`] implement REGISTER handling and digest authentication.
+//!
+//! # The drain rule
+//! After every `handle_*(now, …)` call, drain `poll_*()` until it returns `None`, then ask
+//! `poll_timeout()` when to wake up next and call `handle_timeout(now)` no later than that.
+//! A driver that skips draining loses outputs; a driver that wakes late only delays them.
+
+pub mod message;
+
+pub use message::{response_to, HeadersExt, Peer, Request, Response, SipMessage, Transport};

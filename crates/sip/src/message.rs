@@ -1,0 +1,235 @@
+//! SIP messages as this crate passes them around: a start line, the headers as `ezk-sip-types`
+//! keeps them (raw values, decoded to typed headers on demand), and the body.
+//!
+//! Parsing bytes into these types, with the checks RFC 3261 and RFC 4475 ask for, lives in
+//! [`crate::wire`]; this module only holds and prints them.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use bytesstr::BytesStr;
+use ezk_sip_types::header::typed::{CSeq, CallID, FromTo, Via};
+use ezk_sip_types::msg::{RequestLine, StatusLine};
+use ezk_sip_types::print::{AppendCtx, PrintCtx};
+use ezk_sip_types::{Headers, Method, Name, StatusCode};
+
+/// Transport a message arrived on or leaves by.
+///
+/// `#[non_exhaustive]` because TLS and WebSocket transports slot in here later (RFC 5630, RFC 7118);
+/// code matching on it must already say what it does with an unknown transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Datagrams: every message is one datagram, losses are repaired by retransmission.
+    Udp,
+    /// A byte stream framed by Content-Length (RFC 3261 §18.3); reliable, so no retransmission.
+    Tcp,
+}
+
+impl Transport {
+    /// Reliable transports do not retransmit (RFC 3261 §17.1.1.2: Timer A only for unreliable).
+    #[must_use]
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
+    /// The token used in a Via header's sent-protocol (`SIP/2.0/UDP`).
+    #[must_use]
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    /// Parses a Via sent-protocol transport token, case-insensitively.
+    #[must_use]
+    pub fn from_via_token(token: &str) -> Option<Self> {
+        if token.eq_ignore_ascii_case("udp") {
+            Some(Transport::Udp)
+        } else if token.eq_ignore_ascii_case("tcp") {
+            Some(Transport::Tcp)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where a message came from or goes to: the transport and the peer's socket address.
+///
+/// For a stream transport the address names the connection (the driver keeps one per peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Transport of the connection or datagram.
+    pub transport: Transport,
+    /// The remote socket address as the socket reported it (not what the message claims).
+    pub addr: SocketAddr,
+}
+
+/// A SIP request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method and Request-URI.
+    pub line: RequestLine,
+    /// All headers, in arrival order per name; Content-Length is rewritten on [`Request::encode`].
+    pub headers: Headers,
+    /// The message body (SDP, DTMF relay, …); empty when there is none.
+    pub body: Bytes,
+}
+
+/// A SIP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code and reason phrase.
+    pub line: StatusLine,
+    /// All headers; Content-Length is rewritten on [`Response::encode`].
+    pub headers: Headers,
+    /// The message body; empty when there is none.
+    pub body: Bytes,
+}
+
+/// A parsed SIP message of either kind.
+#[derive(Debug, Clone)]
+pub enum SipMessage {
+    /// A request.
+    Request(Request),
+    /// A response.
+    Response(Response),
+}
+
+impl Request {
+    /// A request with the given method and URI, no headers and no body.
+    #[must_use]
+    pub fn new(method: Method, uri: ezk_sip_types::uri::SipUri) -> Self {
+        Request { line: RequestLine { method, uri }, headers: Headers::new(), body: Bytes::new() }
+    }
+
+    /// The request method.
+    #[must_use]
+    pub fn method(&self) -> &Method {
+        &self.line.method
+    }
+
+    /// Prints the request as it goes on the wire, with a Content-Length equal to the body's.
+    #[must_use]
+    pub fn encode(&self) -> Bytes {
+        let ctx = PrintCtx { method: Some(&self.line.method), uri: None };
+        let mut out = String::with_capacity(256 + self.headers.printed_len() + self.body.len());
+        let _ = write!(out, "{}\r\n", self.line.print_ctx(ctx));
+        finish_encoding(out, &self.headers, &self.body)
+    }
+}
+
+impl Response {
+    /// A response with the given status code and its default reason phrase.
+    #[must_use]
+    pub fn new(code: StatusCode) -> Self {
+        let reason = code.text().map(BytesStr::from_static);
+        Response { line: StatusLine { code, reason }, headers: Headers::new(), body: Bytes::new() }
+    }
+
+    /// The status code as a number.
+    #[must_use]
+    pub fn code(&self) -> u16 {
+        self.line.code.into_u16()
+    }
+
+    /// Prints the response as it goes on the wire, with a Content-Length equal to the body's.
+    #[must_use]
+    pub fn encode(&self) -> Bytes {
+        let mut out = String::with_capacity(256 + self.headers.printed_len() + self.body.len());
+        let _ = write!(out, "{}\r\n", self.line);
+        finish_encoding(out, &self.headers, &self.body)
+    }
+}
+
+fn finish_encoding(mut out: String, headers: &Headers, body: &Bytes) -> Bytes {
+    for (name, value) in headers.iter() {
+        if *name == Name::CONTENT_LENGTH {
+            continue;
+        }
+        let _ = write!(out, "{}: {}\r\n", name.as_print_str(), value);
+    }
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    Bytes::from(bytes)
+}
+
+/// Typed access to the headers every transaction and dialog needs.
+///
+/// These decode on each call; callers on a hot path keep the decoded value.
+pub trait HeadersExt {
+    /// The headers.
+    fn headers(&self) -> &Headers;
+
+    /// The topmost Via, if present and well formed.
+    fn top_via(&self) -> Option<Via> {
+        let raw = self.headers().get_raw(&Name::VIA).next()?;
+        // A Via line may carry several comma-separated values; the first one is the top Via.
+        <Via as ezk_sip_types::header::HeaderParse>::parse(raw.as_ref(), raw.as_str())
+            .ok()
+            .map(|(_, via)| via)
+    }
+
+    /// The Call-ID.
+    fn call_id(&self) -> Option<CallID> {
+        self.headers().get_named::<CallID>().ok()
+    }
+
+    /// The CSeq number and method.
+    fn cseq(&self) -> Option<CSeq> {
+        self.headers().get_named::<CSeq>().ok()
+    }
+
+    /// The From header.
+    fn from_header(&self) -> Option<FromTo> {
+        self.headers().get::<FromTo>(Name::FROM).ok()
+    }
+
+    /// The To header.
+    fn to_header(&self) -> Option<FromTo> {
+        self.headers().get::<FromTo>(Name::TO).ok()
+    }
+}
+
+impl HeadersExt for Request {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+impl HeadersExt for Response {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+/// Builds a response to `request` as RFC 3261 §8.2.6.2 asks: the Via headers (all of them, in
+/// order), From, Call-ID and CSeq copied, To copied with `to_tag` added when the request's To has
+/// no tag yet (a 100 Trying carries none: pass `None`).
+#[must_use]
+pub fn response_to(request: &Request, code: StatusCode, to_tag: Option<&str>) -> Response {
+    let mut response = Response::new(code);
+    for name in [Name::VIA, Name::FROM, Name::TO, Name::CALL_ID, Name::CSEQ] {
+        for value in request.headers.get_raw(&name) {
+            response.headers.insert(name.clone(), value.clone());
+        }
+    }
+    if let Some(tag) = to_tag {
+        let has_tag = request.to_header().is_some_and(|to| to.tag.is_some());
+        if !has_tag {
+            let _ = response.headers.edit(Name::TO, |to: &mut FromTo| {
+                to.tag = Some(BytesStr::from(tag));
+            });
+        }
+    }
+    // RFC 3261 §8.2.6.1: a 100 Trying copies the Timestamp header.
+    if code == StatusCode::TRYING {
+        for value in request.headers.get_raw(&Name::TIMESTAMP) {
+            response.headers.insert(Name::TIMESTAMP, value.clone());
+        }
+    }
+    response
+}
