@@ -15,6 +15,13 @@
 //! `poll_timeout()` when to wake up next and call `handle_timeout(now)` no later than that.
 //! A driver that skips draining loses outputs; a driver that wakes late only delays them.
 
+pub mod auth;
+pub mod dialog;
+pub mod endpoint;
 pub mod message;
+pub mod registrar;
+pub mod transaction;
+pub mod ua;
+pub mod wire;
 
-pub use message::{response_to, HeadersExt, Peer, Request, Response, SipMessage, Transport};
+pub use message::{response_to, uri_user, HeadersExt, Peer, Request, Response, SipMessage, Transport};

@@ -233,3 +233,14 @@ pub fn response_to(request: &Request, code: StatusCode, to_tag: Option<&str>) ->
     }
     response
 }
+
+/// The user part of a SIP URI (an extension or a number), if it has one.
+#[must_use]
+pub fn uri_user(uri: &ezk_sip_types::uri::SipUri) -> Option<String> {
+    use ezk_sip_types::uri::SipUriUserPart;
+    match &uri.user_part {
+        SipUriUserPart::User(user) => Some(user.to_string()),
+        SipUriUserPart::UserPw(up) => Some(up.user.to_string()),
+        SipUriUserPart::Empty => None,
+    }
+}

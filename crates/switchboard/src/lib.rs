@@ -1,1 +1,10 @@
-//! Switchboard library.
+//! Switchboard, the binary's library: configuration, the SIP drivers, call control and the
+//! server that ties them together. `main.rs` is a thin CLI over this, so tests and benches can
+//! start a switch in-process too.
+
+pub mod call;
+pub mod cli;
+pub mod config;
+pub mod redact;
+pub mod server;
+pub mod sip;

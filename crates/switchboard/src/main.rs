@@ -1,1 +1,66 @@
-fn main() {}
+//! The `switchboard` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use switchboard::cli::{Cli, Command, ConfigCommand};
+use switchboard::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config.as_deref()),
+        Command::Config(ConfigCommand::Check { config }) => match Config::resolve(config.as_deref()) {
+            Ok((_, source)) => {
+                println!("ok: {source}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Config(ConfigCommand::Show { config }) => {
+            match Config::resolve(config.as_deref()).map_err(anyhow::Error::from).and_then(|(c, _)| {
+                toml::to_string_pretty(&c).map_err(anyhow::Error::from)
+            }) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(path: Option<&std::path::Path>) -> ExitCode {
+    let (config, source) = match Config::resolve(path) {
+        Ok(found) => found,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    switchboard::redact::set_enabled(config.log.redact_numbers);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(switchboard::server::run(config, source)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Calls per second through the B2BUA, against SIPp calling SIPp directly in the same run.
+#
+#   benches/cps.sh [RATES] [SECONDS_PER_STEP]
+#   benches/cps.sh "500 1000 2000 3000 4000" 10
+#
+# For each rate, SIPp's built-in UAC places RATE*SECONDS calls (-sn uac: INVITE, 180, 200, ACK,
+# BYE) either straight to a SIPp UAS ("direct") or through a release build of switchboard to
+# the same UAS, registered as agent 1002's static contact ("b2bua"); where Debian's kamailio is
+# installed, a stateful Kamailio proxy forwards to the same UAS as a reference ("kamailio").
+# A step counts only when every call succeeded. It prints, per path, the highest clean rate and
+# the ratio against direct, and then the memory each established call costs the switch
+# (RSS growth with N calls held open, divided by N).
+#
+# Everything runs on 127.0.0.1, bounded by the call counts above.
+set -euo pipefail
+
+RATES=${1:-"500 1000 1500 2000 3000 4000"}
+STEP_SECONDS=${2:-10}
+HOLD_CALLS=${HOLD_CALLS:-2000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/switchboard-cps.XXXXXX)
+UAS_PORT=5090
+SB_PORT=5070
+KAM_PORT=5080
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install -y sip-tester" >&2; exit 1; }
+cargo build --release -q -p switchboard --manifest-path "$ROOT/Cargo.toml"
+SB="$ROOT/target/release/switchboard"
+
+cat >"$WORK/switchboard.toml" <<EOF
+[sip]
+udp = ["127.0.0.1:$SB_PORT"]
+tcp = []
+
+[log]
+level = "warn"
+
+[[agents]]
+extension = "1002"
+password = "bench-secret-1002"
+contact = "127.0.0.1:$UAS_PORT"
+
+[[trunks]]
+name = "bench"
+allow_from = ["127.0.0.0/8"]
+EOF
+
+# The UAS answers every call; it runs for the whole benchmark.
+sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -nostdin -bg >/dev/null 2>&1 || true
+sleep 0.5
+UAS_PID=$(pgrep -f "sipp -sn uas -i 127.0.0.1 -p $UAS_PORT" | head -1)
+PIDS+=("$UAS_PID")
+
+"$SB" serve --config "$WORK/switchboard.toml" >"$WORK/switchboard.log" 2>&1 &
+SB_PID=$!
+PIDS+=("$SB_PID")
+sleep 1
+
+KAMAILIO=""
+if command -v kamailio >/dev/null; then
+    cat >"$WORK/kamailio.cfg" <<EOF
+#!KAMAILIO
+listen=udp:127.0.0.1:$KAM_PORT
+children=4
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
+    if (has_totag()) { loose_route(); t_relay(); exit; }
+    record_route();
+    \$du = "sip:127.0.0.1:$UAS_PORT";
+    t_relay();
+}
+EOF
+    kamailio -f "$WORK/kamailio.cfg" -DD -E >"$WORK/kamailio.log" 2>&1 &
+    PIDS+=("$!")
+    KAMAILIO=1
+    sleep 1
+fi
+
+# run_step TARGET RATE -> prints "ok <cps>" or "fail <successful> <failed>"
+run_step() {
+    local target=$1 rate=$2 calls=$((rate * STEP_SECONDS)) stat="$WORK/stat-$1-$2.csv"
+    local start end
+    start=$(date +%s.%N)
+    if sipp -sn uac -s 1002 "$target" -i 127.0.0.1 -p 0 -r "$rate" -m "$calls" -l $((rate * 4)) \
+        -nostdin -timeout $((STEP_SECONDS * 4))s -timeout_error \
+        -trace_stat -stf "$stat" -fd 1 >/dev/null 2>&1; then
+        end=$(date +%s.%N)
+        echo "ok $(echo "$calls / ($end - $start)" | bc -l | xargs printf '%.0f')"
+    else
+        local last
+        last=$(tail -1 "$stat" 2>/dev/null || true)
+        echo "fail $last" | cut -c1-80
+    fi
+}
+
+declare -A BEST=([direct]=0 [b2bua]=0 [kamailio]=0)
+for rate in $RATES; do
+    for path in direct b2bua kamailio; do
+        case $path in
+            direct) target="127.0.0.1:$UAS_PORT" ;;
+            b2bua) target="127.0.0.1:$SB_PORT" ;;
+            kamailio) [ -n "$KAMAILIO" ] || continue; target="127.0.0.1:$KAM_PORT" ;;
+        esac
+        result=$(run_step "$target" "$rate")
+        printf '%-9s rate %5s: %s\n' "$path" "$rate" "$result"
+        if [[ $result == ok* ]] && [ "$rate" -gt "${BEST[$path]}" ]; then BEST[$path]=$rate; fi
+    done
+done
+
+echo
+echo "highest rate with zero failed calls (${STEP_SECONDS}s per step):"
+printf '  direct SIPp->SIPp : %5s cps\n' "${BEST[direct]}"
+printf '  switchboard B2BUA : %5s cps  (ratio %.2f of direct)\n' "${BEST[b2bua]}" \
+    "$(echo "${BEST[b2bua]} / (${BEST[direct]} + 0.0001)" | bc -l)"
+if [ -n "$KAMAILIO" ]; then
+    printf '  kamailio proxy    : %5s cps  (ratio %.2f of direct)\n' "${BEST[kamailio]}" \
+        "$(echo "${BEST[kamailio]} / (${BEST[direct]} + 0.0001)" | bc -l)"
+fi
+
+# Memory per established call: hold HOLD_CALLS calls open (60 s pauses) and compare RSS.
+rss() { awk '/VmRSS/ {print $2}' "/proc/$SB_PID/status"; }
+idle=$(rss)
+sipp -sn uac -s 1002 "127.0.0.1:$SB_PORT" -i 127.0.0.1 -p 0 -r 500 -m "$HOLD_CALLS" -l "$HOLD_CALLS" \
+    -d 60000 -nostdin -bg >/dev/null 2>&1 || true
+sleep $((HOLD_CALLS / 500 + 3))
+held=$(rss)
+pkill -f "sipp -sn uac -s 1002 127.0.0.1:$SB_PORT" || true
+echo
+printf 'memory: idle RSS %s KiB, with %s calls up %s KiB: %.1f KiB per established call\n' \
+    "$idle" "$HOLD_CALLS" "$held" "$(echo "($held - $idle) / $HOLD_CALLS" | bc -l)"

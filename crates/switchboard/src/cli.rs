@@ -1,0 +1,59 @@
+//! The command line: `serve`, `config check`, `config show`, `--version`, `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Switchboard: the telephony core of a contact centre. A SIP B2BUA with registrar, IVR
+/// (dialplans) and queues, run as one binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: softswitch and IVR engine for contact centres",
+    long_about = "Switchboard is the telephony core of a contact centre: agents' softphones \
+                  register to it, carriers' trunks send it calls, and it connects them.\n\n\
+                  With no configuration at all, `switchboard serve` listens on 127.0.0.1:5060 \
+                  (UDP and TCP) with demo agents 1001-1004 (passwords demo-1001...demo-1004).",
+    after_help = "Examples:\n  \
+                  switchboard serve                          # ./switchboard.toml, else built-in defaults\n  \
+                  switchboard serve --config /etc/switchboard/switchboard.toml\n  \
+                  switchboard config check --config my.toml  # validate before a restart\n  \
+                  switchboard config show > switchboard.toml # start a config from the defaults"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the switch until Ctrl-C or SIGTERM.
+    Serve {
+        /// Configuration file. Without it: ./switchboard.toml if present, else built-in defaults.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration: prints "ok", or each problem with its key, and exits 1.
+    Check {
+        /// Configuration file (same lookup as `serve` when absent).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the effective configuration as TOML.
+    Show {
+        /// Configuration file (same lookup as `serve` when absent).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}

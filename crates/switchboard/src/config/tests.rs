@@ -1,0 +1,58 @@
+use super::*;
+
+#[test]
+fn embedded_defaults_are_the_shipped_file_and_valid() {
+    let config = Config::default_embedded().unwrap();
+    assert_eq!(config.sip.udp, vec!["127.0.0.1:5060".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(config.sip.tcp, config.sip.udp);
+    let extensions: Vec<_> = config.agents.iter().map(|a| a.extension.as_str()).collect();
+    assert_eq!(extensions, ["1001", "1002", "1003", "1004"]);
+    assert_eq!(config.agents[1].password, "demo-1002");
+    assert_eq!(config.agents[1].languages, ["fr", "en"]);
+    assert_eq!(config.trunks[0].name, "local");
+    assert!(config.trunks[0].allow_from[0].contains("127.0.0.1".parse().unwrap()));
+    // The serde defaults agree with the file, so a partial file means what the comments say.
+    assert_eq!(config.sip, SipConfig::default());
+}
+
+#[test]
+fn demo_passwords_refuse_a_public_bind() {
+    let text = DEFAULT_TOML.replace("udp = [\"127.0.0.1:5060\"]", "udp = [\"0.0.0.0:5060\"]");
+    let err = Config::parse(&text, "test").unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("agents[0].password"), "{message}");
+    assert!(message.contains("demo password"), "{message}");
+    assert!(message.contains("0.0.0.0:5060"), "{message}");
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let text = format!("{DEFAULT_TOML}\n[sip2]\nfoo = 1\n");
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.contains("sip2"), "{message}");
+    let text = DEFAULT_TOML.replace("min_expires = 60", "min_expire = 60");
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.contains("min_expire"), "{message}");
+}
+
+#[test]
+fn invalid_values_name_their_key() {
+    let cases = [
+        (DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"10a3\""), "agents[2].extension"),
+        (DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"1001\""), "agents[2].extension"),
+        (DEFAULT_TOML.replace("password = \"demo-1004\"", "password = \"x\""), "agents[3].password"),
+        (DEFAULT_TOML.replace("min_expires = 60", "min_expires = 7200"), "sip.min_expires"),
+        (DEFAULT_TOML.replace("127.0.0.0/8", "127.0.0.0/88"), "allow_from"),
+    ];
+    for (text, key) in cases {
+        let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(message.contains(key), "{key}: {message}");
+    }
+}
+
+#[test]
+fn an_empty_file_is_a_valid_minimal_config() {
+    let config = Config::parse("", "empty").unwrap();
+    assert!(config.agents.is_empty());
+    assert_eq!(config.sip, SipConfig::default());
+}

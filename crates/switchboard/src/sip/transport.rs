@@ -1,0 +1,299 @@
+//! The SIP transports: UDP sockets and TCP connections. Their tasks read bytes, frame and parse
+//! them (in parallel with the core, which is the point of parsing here), answer malformed
+//! requests statelessly, and hand checked messages to the SIP core through a bounded channel.
+//! When the core's channel is full a new request is shed with 503 + Retry-After, never queued
+//! without limit.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ezk_sip_types::StatusCode;
+use switchboard_sip::wire::{self, Frame, StreamFramer, WireError};
+use switchboard_sip::{Peer, SipMessage, Transport, response_to};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::core::CoreInput;
+
+/// Largest SIP message we accept on a stream before we call the connection broken.
+const MAX_STREAM_MESSAGE: usize = 64 * 1024;
+/// Outgoing messages queued per TCP connection before we give up on a slow peer.
+const TCP_WRITE_QUEUE: usize = 256;
+/// An idle TCP connection (no bytes either way) is closed after this long (RFC 5626 keepalives
+/// every ~2 minutes keep a registered phone's flow open).
+const TCP_IDLE: Duration = Duration::from_secs(600);
+
+/// Counters the transports keep (exported as metrics later).
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Datagrams or frames that were not SIP or were malformed and dropped without an answer.
+    pub dropped_malformed: AtomicU64,
+    /// Malformed requests answered statelessly (400, 416, 505…).
+    pub rejected_malformed: AtomicU64,
+    /// Requests shed with 503 because the core was saturated.
+    pub shed_overload: AtomicU64,
+}
+
+/// Sends bytes on whichever transport a [`Peer`] names. Owned by the SIP core.
+#[derive(Debug)]
+pub struct Sender {
+    udp: Option<Arc<UdpSocket>>,
+    tcp: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    core: mpsc::Sender<CoreInput>,
+    stats: Arc<TransportStats>,
+}
+
+impl Sender {
+    /// A sender over the first UDP socket (if any); TCP connections register as they come up.
+    #[must_use]
+    pub fn new(udp: Option<Arc<UdpSocket>>, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) -> Self {
+        Sender { udp, tcp: HashMap::new(), core, stats }
+    }
+
+    /// A TCP connection (accepted or opened by us) is up: messages to `addr` go to `writer`.
+    pub fn tcp_up(&mut self, addr: SocketAddr, writer: mpsc::Sender<Bytes>) {
+        self.tcp.insert(addr, writer);
+    }
+
+    /// The connection to `addr` is gone.
+    pub fn tcp_down(&mut self, addr: SocketAddr) {
+        self.tcp.remove(&addr);
+    }
+
+    /// Sends `bytes` to `dest`. Never blocks the core: UDP uses `try_send_to` (a full socket
+    /// buffer drops the datagram, which retransmission repairs); TCP queues to the connection
+    /// task, opening a connection first when there is none.
+    pub fn send(&mut self, dest: Peer, bytes: Bytes) {
+        match dest.transport {
+            Transport::Udp => {
+                let Some(udp) = &self.udp else {
+                    tracing::warn!(%dest.addr, "no UDP socket to send from");
+                    return;
+                };
+                if let Err(err) = udp.try_send_to(&bytes, dest.addr) {
+                    tracing::debug!(%dest.addr, %err, "UDP send failed");
+                }
+            }
+            Transport::Tcp => {
+                if let Some(writer) = self.tcp.get(&dest.addr) {
+                    match writer.try_send(bytes) {
+                        Ok(()) => return,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(%dest.addr, "TCP peer too slow; message dropped");
+                            return;
+                        }
+                        Err(mpsc::error::TrySendError::Closed(bytes)) => {
+                            self.tcp.remove(&dest.addr);
+                            self.connect(dest.addr, bytes);
+                        }
+                    }
+                } else {
+                    self.connect(dest.addr, bytes);
+                }
+            }
+            _ => tracing::warn!(?dest, "transport not supported for sending"),
+        }
+    }
+
+    fn connect(&mut self, addr: SocketAddr, first: Bytes) {
+        let (writer, queue) = mpsc::channel(TCP_WRITE_QUEUE);
+        let _ = writer.try_send(first);
+        self.tcp.insert(addr, writer.clone());
+        let core = self.core.clone();
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => run_tcp_connection(stream, addr, writer, queue, core, stats).await,
+                Ok(Err(err)) => tracing::info!(%addr, %err, "TCP connect failed"),
+                Err(_) => tracing::info!(%addr, "TCP connect timed out"),
+            }
+        });
+    }
+}
+
+/// Reads datagrams from one UDP socket until the socket fails.
+pub async fn run_udp(socket: Arc<UdpSocket>, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) {
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM];
+    let mut limiter = LogLimiter::default();
+    loop {
+        let (len, addr) = match socket.recv_from(&mut buf).await {
+            Ok(got) => got,
+            Err(err) => {
+                // ICMP port unreachable surfaces here on some systems; it is not fatal.
+                tracing::debug!(%err, "UDP receive error");
+                continue;
+            }
+        };
+        let peer = Peer { transport: Transport::Udp, addr };
+        let datagram = &buf[..len];
+        if datagram.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            continue; // RFC 5626 §4.4.1 keepalive CRLF over UDP carries nothing.
+        }
+        match wire::parse_message(datagram) {
+            Ok(msg) => {
+                if let Some(reply) = offer(&core, peer, msg, &stats) {
+                    let _ = socket.try_send_to(&reply, addr);
+                }
+            }
+            Err(err) => {
+                if let Some(reply) = reject(&err, &stats, &mut limiter, peer) {
+                    let _ = socket.try_send_to(&reply, addr);
+                }
+            }
+        }
+    }
+}
+
+/// Accepts TCP connections until the listener fails.
+pub async fn run_tcp_listener(listener: TcpListener, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let (writer, queue) = mpsc::channel(TCP_WRITE_QUEUE);
+                let core = core.clone();
+                let stats = stats.clone();
+                tokio::spawn(run_tcp_connection(stream, addr, writer, queue, core, stats));
+            }
+            Err(err) => {
+                tracing::warn!(%err, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One TCP connection: frames what arrives, writes what the core queues.
+async fn run_tcp_connection(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    writer: mpsc::Sender<Bytes>,
+    mut queue: mpsc::Receiver<Bytes>,
+    core: mpsc::Sender<CoreInput>,
+    stats: Arc<TransportStats>,
+) {
+    let _ = stream.set_nodelay(true);
+    if core.send(CoreInput::TcpUp { addr, writer }).await.is_err() {
+        return;
+    }
+    let peer = Peer { transport: Transport::Tcp, addr };
+    let mut framer = StreamFramer::new(MAX_STREAM_MESSAGE);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut limiter = LogLimiter::default();
+    let (mut reader, mut write_half) = stream.split();
+    'conn: loop {
+        tokio::select! {
+            read = tokio::time::timeout(TCP_IDLE, reader.read(&mut buf)) => {
+                let n = match read {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break 'conn,
+                    Ok(Ok(n)) => n,
+                };
+                framer.push(&buf[..n]);
+                while let Some(frame) = framer.next_frame() {
+                    match frame {
+                        Ok(Frame::Message(bytes)) => match wire::parse_message(&bytes) {
+                            Ok(msg) => {
+                                if let Some(reply) = offer(&core, peer, msg, &stats)
+                                    && write_half.write_all(&reply).await.is_err()
+                                {
+                                    break 'conn;
+                                }
+                            }
+                            Err(err) => {
+                                if let Some(reply) = reject(&err, &stats, &mut limiter, peer)
+                                    && write_half.write_all(&reply).await.is_err()
+                                {
+                                    break 'conn;
+                                }
+                            }
+                        },
+                        // RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
+                        Ok(Frame::KeepAlivePing) => {
+                            if write_half.write_all(b"\r\n").await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Ok(Frame::KeepAlivePong) => {}
+                        Err(err) => {
+                            tracing::info!(%addr, %err, "TCP stream broken; closing");
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            out = queue.recv() => {
+                let Some(bytes) = out else { break 'conn };
+                if write_half.write_all(&bytes).await.is_err() {
+                    break 'conn;
+                }
+            }
+        }
+    }
+    let _ = core.send(CoreInput::TcpDown { addr }).await;
+}
+
+/// Hands a parsed message to the core. Returns a 503 to send back when the core is saturated and
+/// the message is a request that deserves an answer.
+fn offer(core: &mpsc::Sender<CoreInput>, source: Peer, msg: SipMessage, stats: &TransportStats) -> Option<Bytes> {
+    match core.try_send(CoreInput::Message { source, msg }) {
+        Ok(()) => None,
+        Err(mpsc::error::TrySendError::Full(CoreInput::Message { msg: SipMessage::Request(req), .. }))
+            if req.method() != &ezk_sip_types::Method::ACK =>
+        {
+            stats.shed_overload.fetch_add(1, Ordering::Relaxed);
+            let mut response = response_to(&req, StatusCode::SERVICE_UNAVAILABLE, None);
+            response.headers.insert(ezk_sip_types::Name::RETRY_AFTER, "1");
+            Some(response.encode())
+        }
+        Err(_) => {
+            stats.shed_overload.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Counts a malformed message and returns the stateless answer, if it deserves one.
+fn reject(err: &WireError, stats: &TransportStats, limiter: &mut LogLimiter, peer: Peer) -> Option<Bytes> {
+    if limiter.allow(Instant::now()) {
+        tracing::info!(source = %peer.addr, %err, "malformed SIP message");
+    }
+    match err.response() {
+        Some(response) => {
+            stats.rejected_malformed.fetch_add(1, Ordering::Relaxed);
+            Some(response.encode())
+        }
+        None => {
+            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// At most a few log lines per second per task, so garbage floods cannot flood the log.
+#[derive(Debug, Default)]
+struct LogLimiter {
+    window_start: Option<Instant>,
+    in_window: u32,
+}
+
+impl LogLimiter {
+    const PER_WINDOW: u32 = 5;
+
+    fn allow(&mut self, now: Instant) -> bool {
+        match self.window_start {
+            Some(start) if now.duration_since(start) < Duration::from_secs(1) => {
+                self.in_window += 1;
+                self.in_window <= Self::PER_WINDOW
+            }
+            _ => {
+                self.window_start = Some(now);
+                self.in_window = 1;
+                true
+            }
+        }
+    }
+}
