@@ -1,1 +1,355 @@
-//! End-to-end test support.
+//! End-to-end test support: start the real `switchboard` binary on free loopback ports with a
+//! generated config, and drive it with real SIP peers (SIPp, baresip).
+//!
+//! Every wait here is bounded and waits for an event (a reply, a process exit), never a fixed
+//! sleep standing in for one.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+#[must_use]
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The `switchboard` binary, built once per test process (debug profile, like the tests).
+///
+/// # Panics
+/// When the build fails: every end-to-end test needs the binary.
+#[must_use]
+pub fn binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "switchboard", "--bin", "switchboard"])
+                .current_dir(workspace())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building switchboard failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| workspace().join("target"), PathBuf::from);
+            target.join("debug").join("switchboard")
+        })
+        .clone()
+}
+
+/// Whether an external tool is on PATH. When it is not: under `CI=true` the test fails (a
+/// missing peer must never pass silently), elsewhere it says so loudly and the test returns.
+///
+/// # Panics
+/// Under `CI=true` when the tool is missing.
+#[must_use]
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required for this test (apt-get install -y sip-tester baresip)"
+        );
+        eprintln!("SKIPPING: {tool} is not installed (apt-get install -y sip-tester baresip)");
+    }
+    found
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP at the time of asking.
+///
+/// # Panics
+/// When no port can be found after many tries.
+#[must_use]
+pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(addr) = udp.local_addr() else { continue };
+        if TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// A running switchboard, killed on drop.
+#[derive(Debug)]
+pub struct Switchboard {
+    child: Child,
+    /// Its SIP address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// Its working directory (config, logs).
+    pub dir: tempdir::Dir,
+}
+
+impl Switchboard {
+    /// Starts the shipped defaults moved to a free port, with `extra` TOML appended (more
+    /// agents, trunks…).
+    ///
+    /// # Panics
+    /// When the server does not come up within 20 s.
+    #[must_use]
+    pub fn start(extra: &str) -> Switchboard {
+        let port = free_port();
+        let defaults = std::fs::read_to_string(workspace().join("switchboard.toml")).expect("shipped config");
+        let config = defaults.replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"));
+        Switchboard::start_with(&format!("rng_seed = 7\n{config}\n{extra}"), port)
+    }
+
+    /// Starts with exactly `config` (which must listen on 127.0.0.1:`port`).
+    ///
+    /// # Panics
+    /// When the server does not come up within 20 s.
+    #[must_use]
+    pub fn start_with(config: &str, port: u16) -> Switchboard {
+        let dir = tempdir::Dir::new("switchboard-e2e");
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, config).expect("write config");
+        let log = std::fs::File::create(dir.path().join("switchboard.log")).expect("log file");
+        let child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("switchboard starts");
+        let sip = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut sb = Switchboard { child, sip, dir };
+        sb.wait_ready();
+        sb
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("switchboard exited early ({status}):\n{}", self.log());
+            }
+            if options(self.sip, Duration::from_millis(200)).is_some_and(|r| r.starts_with("SIP/2.0 200")) {
+                return;
+            }
+        }
+        panic!("switchboard did not answer OPTIONS within 20 s:\n{}", self.log());
+    }
+
+    /// The server's log so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("switchboard.log")).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Switchboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one datagram to `to` and returns the first datagram answered within `wait`.
+#[must_use]
+pub fn udp_exchange(to: SocketAddr, datagram: &[u8], wait: Duration) -> Option<String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").ok()?;
+    socket.set_read_timeout(Some(wait)).ok()?;
+    socket.send_to(datagram, to).ok()?;
+    let mut buf = vec![0u8; 65_535];
+    let (n, _) = socket.recv_from(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// An OPTIONS ping (what a load balancer's health check sends); the reply text if any.
+#[must_use]
+pub fn options(to: SocketAddr, wait: Duration) -> Option<String> {
+    let branch = format!("z9hG4bK{}", Instant::now().elapsed().as_nanos());
+    let msg = format!(
+        "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:{to}>\r\n\
+         Call-ID: {branch}@probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    udp_exchange(to, msg.as_bytes(), wait)
+}
+
+/// The SIPp scenario file `name` under tests/sipp.
+#[must_use]
+pub fn scenario(name: &str) -> PathBuf {
+    workspace().join("tests").join("sipp").join(name)
+}
+
+/// A SIPp run: `sipp -sf SCENARIO TARGET -i 127.0.0.1 -p PORT -m 1 …`, bounded by `-timeout`.
+#[derive(Debug, Clone)]
+pub struct Sipp {
+    args: Vec<String>,
+}
+
+impl Sipp {
+    /// One call of `scenario` towards `target` (None for a UAS that only listens), from `port`.
+    #[must_use]
+    pub fn new(scenario_name: &str, target: Option<SocketAddr>, port: u16) -> Self {
+        let mut args = vec!["-sf".to_owned(), scenario(scenario_name).display().to_string()];
+        if let Some(target) = target {
+            args.push(target.to_string());
+        }
+        for a in ["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"] {
+            args.push(a.to_owned());
+        }
+        Sipp { args }
+    }
+
+    /// Adds arguments.
+    #[must_use]
+    pub fn arg(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Runs to completion.
+    ///
+    /// # Panics
+    /// When sipp cannot be started.
+    #[must_use]
+    pub fn run(&self) -> SippResult {
+        let dir = tempdir::Dir::new("sipp");
+        let output = Command::new("sipp")
+            .args(&self.args)
+            .args(["-trace_err", "-trace_msg", "-message_file", "messages.log", "-error_file", "errors.log"])
+            .current_dir(dir.path())
+            .output()
+            .expect("sipp runs");
+        SippResult::new(output, &dir)
+    }
+
+    /// Starts in the background.
+    ///
+    /// # Panics
+    /// When sipp cannot be started.
+    #[must_use]
+    pub fn spawn(&self) -> SippRunning {
+        let dir = tempdir::Dir::new("sipp");
+        let child = Command::new("sipp")
+            .args(&self.args)
+            .args(["-trace_err", "-trace_msg", "-message_file", "messages.log", "-error_file", "errors.log"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp starts");
+        SippRunning { child: Some(child), dir }
+    }
+}
+
+/// A background SIPp.
+#[derive(Debug)]
+pub struct SippRunning {
+    child: Option<Child>,
+    dir: tempdir::Dir,
+}
+
+impl SippRunning {
+    /// Waits for it to finish (its own -timeout bounds this).
+    ///
+    /// # Panics
+    /// When waiting fails.
+    #[must_use]
+    pub fn wait(mut self) -> SippResult {
+        let child = self.child.take().expect("running");
+        let output = child.wait_with_output().expect("sipp finishes");
+        SippResult::new(output, &self.dir)
+    }
+}
+
+impl Drop for SippRunning {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What a SIPp run did.
+#[derive(Debug)]
+pub struct SippResult {
+    /// Exit code: 0 when every call succeeded.
+    pub code: Option<i32>,
+    /// The SIP messages it sent and received.
+    pub messages: String,
+    /// Its error log.
+    pub errors: String,
+}
+
+impl SippResult {
+    fn new(output: Output, dir: &tempdir::Dir) -> Self {
+        SippResult {
+            code: output.status.code(),
+            messages: std::fs::read_to_string(dir.path().join("messages.log")).unwrap_or_default(),
+            errors: std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default(),
+        }
+    }
+
+    /// Whether every call of the scenario succeeded.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The start lines of the messages, for assertions and failure output.
+    #[must_use]
+    pub fn flow(&self) -> Vec<String> {
+        self.messages
+            .lines()
+            .filter(|l| l.starts_with("SIP/2.0 ") || l.ends_with(" SIP/2.0"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Minimal temporary directories (removed on drop) without another dependency.
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A directory removed on drop.
+    #[derive(Debug)]
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        /// Creates `$TMPDIR/<prefix>-<pid>-<n>`.
+        ///
+        /// # Panics
+        /// When the directory cannot be created.
+        #[must_use]
+        pub fn new(prefix: &str) -> Dir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Dir(path)
+        }
+
+        /// Its path.
+        #[must_use]
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            if std::env::var_os("KEEP_TEST_DIRS").is_none() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Call-through against the real binary with SIPp as the carrier and as the agents' phones.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchboard_tests::{Sipp, Switchboard, free_port, options, require_tool};
+
+/// Registers `extension` from `port` (the SIPp agent then listens on that same port).
+fn register(sb: &Switchboard, extension: &str, port: u16) {
+    let password = format!("demo-{extension}");
+    let result = Sipp::new("register_only.xml", Some(sb.sip), port)
+        .arg(&["-s", extension, "-au", extension, "-ap", &password])
+        .run();
+    assert!(result.ok(), "REGISTER failed: {:?}\n{}\n{}", result.flow(), result.errors, sb.log());
+}
+
+/// Runs `agent_scenario` as the phone of `extension` and `caller_scenario` as the carrier
+/// calling it; both must complete.
+fn call(sb: &Switchboard, extension: &str, agent_scenario: &str, caller_scenario: &str) -> (Vec<String>, Vec<String>) {
+    let agent_port = free_port();
+    register(sb, extension, agent_port);
+    let agent = Sipp::new(agent_scenario, None, agent_port).spawn();
+    let caller = Sipp::new(caller_scenario, Some(sb.sip), free_port()).arg(&["-s", extension]).run();
+    let agent = agent.wait();
+    assert!(caller.ok(), "caller: {:?}\n{}\nagent: {:?}\n{}", caller.flow(), caller.errors, agent.flow(), sb.log());
+    assert!(agent.ok(), "agent: {:?}\n{}\ncaller: {:?}\n{}", agent.flow(), agent.errors, caller.flow(), sb.log());
+    (caller.flow(), agent.flow())
+}
+
+fn target(sb: &Switchboard) -> Option<SocketAddr> {
+    Some(sb.sip)
+}
+
+#[test]
+fn options_health_check_is_answered_200() {
+    let sb = Switchboard::start("");
+    let reply = options(sb.sip, Duration::from_secs(2)).expect("a reply");
+    assert!(reply.starts_with("SIP/2.0 200 OK"), "{reply}");
+    assert!(reply.contains("Allow: INVITE"), "{reply}");
+}
+
+#[test]
+fn agent_registers_with_digest_and_unregisters() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let result = Sipp::new("register.xml", target(&sb), free_port())
+        .arg(&["-s", "1001", "-au", "1001", "-ap", "demo-1001"])
+        .run();
+    assert!(result.ok(), "{:?}\n{}", result.flow(), result.errors);
+    assert_eq!(
+        result.flow(),
+        [
+            "REGISTER sip:127.0.0.1 SIP/2.0",
+            "SIP/2.0 401 Unauthorized",
+            "REGISTER sip:127.0.0.1 SIP/2.0",
+            "SIP/2.0 200 OK",
+            "REGISTER sip:127.0.0.1 SIP/2.0",
+            "SIP/2.0 401 Unauthorized",
+            "REGISTER sip:127.0.0.1 SIP/2.0",
+            "SIP/2.0 200 OK",
+        ]
+    );
+    // Unregistered now: a call to 1001 is refused with 480.
+    let caller = Sipp::new("caller_expect_480.xml", target(&sb), free_port()).arg(&["-s", "1001"]).run();
+    assert!(caller.ok(), "{:?}", caller.flow());
+}
+
+#[test]
+fn wrong_password_is_refused_403() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let result = Sipp::new("register_only.xml", target(&sb), free_port())
+        .arg(&["-s", "1001", "-au", "1001", "-ap", "wrong-password"])
+        .run();
+    assert!(!result.ok());
+    assert!(result.flow().iter().any(|l| l == "SIP/2.0 403 Forbidden"), "{:?}", result.flow());
+}
+
+#[test]
+fn trunk_call_to_registered_agent_caller_hangs_up() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let (caller, agent) = call(&sb, "1002", "agent_answer.xml", "caller_bye.xml");
+    assert!(caller.contains(&"SIP/2.0 100 Trying".to_owned()), "{caller:?}");
+    assert!(caller.contains(&"SIP/2.0 180 Ringing".to_owned()), "{caller:?}");
+    assert!(agent.iter().any(|l| l.starts_with("BYE ")), "{agent:?}");
+}
+
+#[test]
+fn trunk_call_agent_hangs_up() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let (caller, _) = call(&sb, "1003", "agent_hangup.xml", "caller_wait_bye.xml");
+    assert!(caller.iter().any(|l| l.starts_with("BYE ")), "{caller:?}");
+}
+
+#[test]
+fn caller_cancels_while_the_agent_rings() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let (caller, agent) = call(&sb, "1004", "agent_ring.xml", "caller_cancel.xml");
+    assert!(caller.contains(&"SIP/2.0 487 Request Terminated".to_owned()), "{caller:?}");
+    assert!(agent.iter().any(|l| l.starts_with("CANCEL ")), "{agent:?}");
+}
+
+#[test]
+fn busy_agent_gives_the_caller_486() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    call(&sb, "1002", "agent_busy.xml", "caller_expect_486.xml");
+}
+
+#[test]
+fn unregistered_agent_is_480_and_unknown_extension_404() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let r = Sipp::new("caller_expect_480.xml", target(&sb), free_port()).arg(&["-s", "1003"]).run();
+    assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
+    let r = Sipp::new("caller_expect_404.xml", target(&sb), free_port()).arg(&["-s", "7777"]).run();
+    assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
+}
