@@ -20,10 +20,10 @@
 //! * The 16-bit sample is *truncated* to the 13/14-bit uniform code G.711 quantises, as G.191
 //!   does. SoX rounds to nearest instead; `tests/g711_reference.rs` compares all 65,536 inputs
 //!   with SoX and documents the difference and why G.191 is the reference.
-//! * A-law: even-bit inversion, the transmitted octet is the code XOR `0x55` (G.711 Table 1a,
-//!   note 2). µ-law: bias of 33 (in 14-bit units; `0x84` in 16-bit units), magnitude clipped at
-//!   32,635 so the biased value fits 15 bits, and all bits but the sign inverted (XOR `0x7F`,
-//!   G.711 Table 2a, note 1).
+//! * A-law: even-bit inversion, the transmitted octet is the code XOR `0x55` (G.711 Tables
+//!   1a/1b, character signals). µ-law: bias of 33 (in 14-bit units; `0x84` in 16-bit units),
+//!   magnitude clipped at 32,635 so the biased value fits 15 bits, and the segment and step bits
+//!   inverted (XOR `0x7F`, G.711 Tables 2a/2b).
 //! * µ-law has two zeros: `0xFF` (+0) and `0x7F` (−0) both decode to 0; the encoder produces
 //!   `0xFF` for inputs 0..=3 and `0x7F` for −4..=−1. We do not apply the optional "zero code
 //!   suppression" (mapping the all-zero octet to `0x02`) of old T1 equipment; G.191 does not either.
@@ -97,7 +97,7 @@ pub mod alaw {
             (seg << 4) | ((mag >> (seg - 1)) & 0x0F)
         };
         let sign = if x >= 0 { 0x80 } else { 0x00 };
-        // G.711 Table 1a note 2: even bits inverted on the line.
+        // G.711 Tables 1a/1b: even bits inverted on the line.
         ((sign | code) ^ 0x55) as u8
     }
 
@@ -202,7 +202,7 @@ pub mod ulaw {
         let seg = bit_length(biased) - 8;
         let mant = (biased >> (seg + 3)) & 0x0F;
         let sign = if x >= 0 { 0x80 } else { 0x00 };
-        // G.711 Table 2a note 1: all bits but the sign are inverted on the line.
+        // G.711 Tables 2a/2b: all bits but the sign are inverted on the line.
         (sign | (((seg << 4) | mant) ^ 0x7F)) as u8
     }
 

@@ -15,6 +15,8 @@
 //! after every `handle_*(now, …)` call, drain `poll_*()` until it returns `None`, then wake no later
 //! than `poll_timeout()`.
 
+#![warn(missing_docs)]
+
 pub mod g711;
 
 pub use g711::G711Error;
