@@ -41,6 +41,8 @@
 //! # Ok::<(), switchboard_acd::agent::AgentError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod agent;
 
 pub use agent::{Agent, AgentError, AgentId, AgentState, Extension, Skill};
