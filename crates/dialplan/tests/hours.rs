@@ -343,3 +343,15 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Any text parses or fails without panicking, and an error's span is exactly its text.
+    #[test]
+    fn parse_never_panics_and_error_spans_are_exact(
+        text in "([a-zA-Z0-9:,; \\-\n#é]|mon|fri|closed|08:00|24:00|2026-12-25){0,40}",
+    ) {
+        if let Err(err) = OpeningHours::parse(paris(), &text) {
+            prop_assert_eq!(text.get(err.offset..err.offset + err.len()), Some(err.text.as_str()));
+        }
+    }
+}
