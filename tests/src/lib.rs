@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 /// The workspace root.
 #[must_use]
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The `switchboard` binary, built once per test process (debug profile, like the tests).
@@ -67,7 +70,9 @@ pub fn require_tool(tool: &str) -> bool {
 #[must_use]
 pub fn free_port() -> u16 {
     for _ in 0..200 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
         let Ok(addr) = udp.local_addr() else { continue };
         if TcpListener::bind(addr).is_ok() {
             return addr.port();
@@ -95,7 +100,8 @@ impl Switchboard {
     #[must_use]
     pub fn start(extra: &str) -> Switchboard {
         let port = free_port();
-        let defaults = std::fs::read_to_string(workspace().join("switchboard.toml")).expect("shipped config");
+        let defaults =
+            std::fs::read_to_string(workspace().join("switchboard.toml")).expect("shipped config");
         let config = defaults.replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"));
         Switchboard::start_with(&format!("rng_seed = 7\n{config}\n{extra}"), port)
     }
@@ -131,11 +137,16 @@ impl Switchboard {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("switchboard exited early ({status}):\n{}", self.log());
             }
-            if options(self.sip, Duration::from_millis(200)).is_some_and(|r| r.starts_with("SIP/2.0 200")) {
+            if options(self.sip, Duration::from_millis(200))
+                .is_some_and(|r| r.starts_with("SIP/2.0 200"))
+            {
                 return;
             }
         }
-        panic!("switchboard did not answer OPTIONS within 20 s:\n{}", self.log());
+        panic!(
+            "switchboard did not answer OPTIONS within 20 s:\n{}",
+            self.log()
+        );
     }
 
     /// The server's log so far.
@@ -196,11 +207,25 @@ impl Sipp {
     /// One call of `scenario` towards `target` (None for a UAS that only listens), from `port`.
     #[must_use]
     pub fn new(scenario_name: &str, target: Option<SocketAddr>, port: u16) -> Self {
-        let mut args = vec!["-sf".to_owned(), scenario(scenario_name).display().to_string()];
+        let mut args = vec![
+            "-sf".to_owned(),
+            scenario(scenario_name).display().to_string(),
+        ];
         if let Some(target) = target {
             args.push(target.to_string());
         }
-        for a in ["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"] {
+        for a in [
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+        ] {
             args.push(a.to_owned());
         }
         Sipp { args }
@@ -222,7 +247,14 @@ impl Sipp {
         let dir = tempdir::Dir::new("sipp");
         let output = Command::new("sipp")
             .args(&self.args)
-            .args(["-trace_err", "-trace_msg", "-message_file", "messages.log", "-error_file", "errors.log"])
+            .args([
+                "-trace_err",
+                "-trace_msg",
+                "-message_file",
+                "messages.log",
+                "-error_file",
+                "errors.log",
+            ])
             .current_dir(dir.path())
             .output()
             .expect("sipp runs");
@@ -238,13 +270,23 @@ impl Sipp {
         let dir = tempdir::Dir::new("sipp");
         let child = Command::new("sipp")
             .args(&self.args)
-            .args(["-trace_err", "-trace_msg", "-message_file", "messages.log", "-error_file", "errors.log"])
+            .args([
+                "-trace_err",
+                "-trace_msg",
+                "-message_file",
+                "messages.log",
+                "-error_file",
+                "errors.log",
+            ])
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("sipp starts");
-        SippRunning { child: Some(child), dir }
+        SippRunning {
+            child: Some(child),
+            dir,
+        }
     }
 }
 

@@ -11,19 +11,46 @@ fn register(sb: &Switchboard, extension: &str, port: u16) {
     let result = Sipp::new("register_only.xml", Some(sb.sip), port)
         .arg(&["-s", extension, "-au", extension, "-ap", &password])
         .run();
-    assert!(result.ok(), "REGISTER failed: {:?}\n{}\n{}", result.flow(), result.errors, sb.log());
+    assert!(
+        result.ok(),
+        "REGISTER failed: {:?}\n{}\n{}",
+        result.flow(),
+        result.errors,
+        sb.log()
+    );
 }
 
 /// Runs `agent_scenario` as the phone of `extension` and `caller_scenario` as the carrier
 /// calling it; both must complete.
-fn call(sb: &Switchboard, extension: &str, agent_scenario: &str, caller_scenario: &str) -> (Vec<String>, Vec<String>) {
+fn call(
+    sb: &Switchboard,
+    extension: &str,
+    agent_scenario: &str,
+    caller_scenario: &str,
+) -> (Vec<String>, Vec<String>) {
     let agent_port = free_port();
     register(sb, extension, agent_port);
     let agent = Sipp::new(agent_scenario, None, agent_port).spawn();
-    let caller = Sipp::new(caller_scenario, Some(sb.sip), free_port()).arg(&["-s", extension]).run();
+    let caller = Sipp::new(caller_scenario, Some(sb.sip), free_port())
+        .arg(&["-s", extension])
+        .run();
     let agent = agent.wait();
-    assert!(caller.ok(), "caller: {:?}\n{}\nagent: {:?}\n{}", caller.flow(), caller.errors, agent.flow(), sb.log());
-    assert!(agent.ok(), "agent: {:?}\n{}\ncaller: {:?}\n{}", agent.flow(), agent.errors, caller.flow(), sb.log());
+    assert!(
+        caller.ok(),
+        "caller: {:?}\n{}\nagent: {:?}\n{}",
+        caller.flow(),
+        caller.errors,
+        agent.flow(),
+        sb.log()
+    );
+    assert!(
+        agent.ok(),
+        "agent: {:?}\n{}\ncaller: {:?}\n{}",
+        agent.flow(),
+        agent.errors,
+        caller.flow(),
+        sb.log()
+    );
     (caller.flow(), agent.flow())
 }
 
@@ -63,7 +90,9 @@ fn agent_registers_with_digest_and_unregisters() {
         ]
     );
     // Unregistered now: a call to 1001 is refused with 480.
-    let caller = Sipp::new("caller_expect_480.xml", target(&sb), free_port()).arg(&["-s", "1001"]).run();
+    let caller = Sipp::new("caller_expect_480.xml", target(&sb), free_port())
+        .arg(&["-s", "1001"])
+        .run();
     assert!(caller.ok(), "{:?}", caller.flow());
 }
 
@@ -77,7 +106,11 @@ fn wrong_password_is_refused_403() {
         .arg(&["-s", "1001", "-au", "1001", "-ap", "wrong-password"])
         .run();
     assert!(!result.ok());
-    assert!(result.flow().iter().any(|l| l == "SIP/2.0 403 Forbidden"), "{:?}", result.flow());
+    assert!(
+        result.flow().iter().any(|l| l == "SIP/2.0 403 Forbidden"),
+        "{:?}",
+        result.flow()
+    );
 }
 
 #[test]
@@ -87,8 +120,14 @@ fn trunk_call_to_registered_agent_caller_hangs_up() {
     }
     let sb = Switchboard::start("");
     let (caller, agent) = call(&sb, "1002", "agent_answer.xml", "caller_bye.xml");
-    assert!(caller.contains(&"SIP/2.0 100 Trying".to_owned()), "{caller:?}");
-    assert!(caller.contains(&"SIP/2.0 180 Ringing".to_owned()), "{caller:?}");
+    assert!(
+        caller.contains(&"SIP/2.0 100 Trying".to_owned()),
+        "{caller:?}"
+    );
+    assert!(
+        caller.contains(&"SIP/2.0 180 Ringing".to_owned()),
+        "{caller:?}"
+    );
     assert!(agent.iter().any(|l| l.starts_with("BYE ")), "{agent:?}");
 }
 
@@ -109,7 +148,10 @@ fn caller_cancels_while_the_agent_rings() {
     }
     let sb = Switchboard::start("");
     let (caller, agent) = call(&sb, "1004", "agent_ring.xml", "caller_cancel.xml");
-    assert!(caller.contains(&"SIP/2.0 487 Request Terminated".to_owned()), "{caller:?}");
+    assert!(
+        caller.contains(&"SIP/2.0 487 Request Terminated".to_owned()),
+        "{caller:?}"
+    );
     assert!(agent.iter().any(|l| l.starts_with("CANCEL ")), "{agent:?}");
 }
 
@@ -128,8 +170,12 @@ fn unregistered_agent_is_480_and_unknown_extension_404() {
         return;
     }
     let sb = Switchboard::start("");
-    let r = Sipp::new("caller_expect_480.xml", target(&sb), free_port()).arg(&["-s", "1003"]).run();
+    let r = Sipp::new("caller_expect_480.xml", target(&sb), free_port())
+        .arg(&["-s", "1003"])
+        .run();
     assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
-    let r = Sipp::new("caller_expect_404.xml", target(&sb), free_port()).arg(&["-s", "7777"]).run();
+    let r = Sipp::new("caller_expect_404.xml", target(&sb), free_port())
+        .arg(&["-s", "7777"])
+        .run();
     assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
 }

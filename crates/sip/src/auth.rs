@@ -189,7 +189,9 @@ impl DigestAuthenticator {
         // A phone may send credentials for several realms; use the one for ours.
         for value in request.headers.get_raw(&header) {
             let Ok(creds) = Credentials::parse(value) else {
-                return AuthOutcome::Forbidden(AuthError::Malformed("unparsable digest credentials"));
+                return AuthOutcome::Forbidden(AuthError::Malformed(
+                    "unparsable digest credentials",
+                ));
             };
             if creds.realm != self.realm {
                 continue;
@@ -220,8 +222,18 @@ impl DigestAuthenticator {
             return AuthOutcome::Forbidden(AuthError::UnknownUser);
         };
         let method = request.method().to_string();
-        let expected = compute_response(algorithm, &creds.username, &self.realm, &password, &method, creds);
-        if !constant_time_eq(expected.as_bytes(), creds.response.to_ascii_lowercase().as_bytes()) {
+        let expected = compute_response(
+            algorithm,
+            &creds.username,
+            &self.realm,
+            &password,
+            &method,
+            creds,
+        );
+        if !constant_time_eq(
+            expected.as_bytes(),
+            creds.response.to_ascii_lowercase().as_bytes(),
+        ) {
             return AuthOutcome::Forbidden(AuthError::WrongPassword);
         }
         if let Some(nc) = &creds.nc {
@@ -232,7 +244,9 @@ impl DigestAuthenticator {
                 return AuthOutcome::Challenge { stale: true };
             }
         }
-        AuthOutcome::Authenticated { user: creds.username.clone() }
+        AuthOutcome::Authenticated {
+            user: creds.username.clone(),
+        }
     }
 
     /// RFC 7616 §3.4.5: a nonce-count must grow; an equal or lower one is a replay.
@@ -258,33 +272,55 @@ impl DigestAuthenticator {
 
     fn check_nonce(&self, now: Instant, nonce: &str) -> NonceCheck {
         let mut parts = nonce.split('.');
-        let (Some(secs), Some(serial), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(secs), Some(serial), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return NonceCheck::Invalid;
         };
-        let (Ok(secs), Ok(serial)) = (u64::from_str_radix(secs, 16), u64::from_str_radix(serial, 16)) else {
+        let (Ok(secs), Ok(serial)) = (
+            u64::from_str_radix(secs, 16),
+            u64::from_str_radix(serial, 16),
+        ) else {
             return NonceCheck::Invalid;
         };
         if !constant_time_eq(self.mac(secs, serial).as_bytes(), mac.as_bytes()) {
             return NonceCheck::Invalid;
         }
-        let age = now.saturating_duration_since(self.epoch).as_secs().saturating_sub(secs);
-        if age > self.nonce_ttl.as_secs() { NonceCheck::Stale } else { NonceCheck::Fresh }
+        let age = now
+            .saturating_duration_since(self.epoch)
+            .as_secs()
+            .saturating_sub(secs);
+        if age > self.nonce_ttl.as_secs() {
+            NonceCheck::Stale
+        } else {
+            NonceCheck::Fresh
+        }
     }
 
     /// The response refusing `request` for `outcome`: 401/407 with challenges, 403, or 400.
     #[must_use]
-    pub fn unauthorized_response(&self, now: Instant, request: &Request, outcome: &AuthOutcome, proxy: bool) -> Response {
+    pub fn unauthorized_response(
+        &self,
+        now: Instant,
+        request: &Request,
+        outcome: &AuthOutcome,
+        proxy: bool,
+    ) -> Response {
         match outcome {
             AuthOutcome::Forbidden(AuthError::Malformed(why)) => {
                 let mut response = response_to(request, StatusCode::BAD_REQUEST, Some("sb-auth"));
                 response.line.reason = Some((*why).into());
                 response
             }
-            AuthOutcome::Forbidden(_) => response_to(request, StatusCode::FORBIDDEN, Some("sb-auth")),
+            AuthOutcome::Forbidden(_) => {
+                response_to(request, StatusCode::FORBIDDEN, Some("sb-auth"))
+            }
             AuthOutcome::Challenge { stale } => {
                 let (code, name) = if proxy {
-                    (StatusCode::PROXY_AUTHENTICATION_REQUIRED, Name::PROXY_AUTHENTICATE)
+                    (
+                        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                        Name::PROXY_AUTHENTICATE,
+                    )
                 } else {
                     (StatusCode::UNAUTHORIZED, Name::WWW_AUTHENTICATE)
                 };
@@ -332,7 +368,10 @@ impl Credentials {
     /// Parses `Digest k=v, k="v", …`.
     pub fn parse(value: &str) -> Result<Self, AuthError> {
         let rest = value.trim();
-        let Some(rest) = rest.strip_prefix("Digest").or_else(|| rest.strip_prefix("digest")) else {
+        let Some(rest) = rest
+            .strip_prefix("Digest")
+            .or_else(|| rest.strip_prefix("digest"))
+        else {
             return Err(AuthError::Malformed("not a Digest scheme"));
         };
         let mut creds = Credentials::default();
@@ -378,7 +417,8 @@ fn params(input: &str) -> Result<Vec<(String, String)>, AuthError> {
         while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
         if key.trim().is_empty() {
             break;
         }
@@ -397,7 +437,10 @@ fn params(input: &str) -> Result<Vec<(String, String)>, AuthError> {
                 }
             }
         } else {
-            val = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_owned();
+            val = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+                .collect::<String>()
+                .trim()
+                .to_owned();
         }
         out.push((key.trim().to_owned(), val));
     }

@@ -72,19 +72,27 @@ impl Dialog {
     /// (§12.1.1): route set from Record-Route as received, remote target from Contact.
     #[must_use]
     pub fn from_uas(request: &Request, response: &Response, local_contact: SipUri) -> Self {
-        let to = response.to_header().or_else(|| request.to_header());
-        let from = request.from_header();
-        let remote_target = contact_uri(&request.headers).unwrap_or_else(|| request.line.uri.clone());
+        let to = response.header_to().or_else(|| request.header_to());
+        let from = request.header_from();
+        let remote_target =
+            contact_uri(&request.headers).unwrap_or_else(|| request.line.uri.clone());
         Dialog {
             id: DialogId {
-                call_id: request.call_id().map(|c| c.0.to_string()).unwrap_or_default(),
+                call_id: request
+                    .call_id()
+                    .map(|c| c.0.to_string())
+                    .unwrap_or_default(),
                 local_tag: tag_of(to.as_ref()),
                 remote_tag: tag_of(from.as_ref()),
             },
             local: to.map_or_else(|| NameAddr::uri(request.line.uri.clone()), |t| t.uri),
             remote: from.map_or_else(|| NameAddr::uri(remote_target.clone()), |f| f.uri),
             remote_target,
-            route_set: request.headers.get_raw(&Name::RECORD_ROUTE).flat_map(split_list).collect(),
+            route_set: request
+                .headers
+                .get_raw(&Name::RECORD_ROUTE)
+                .flat_map(split_list)
+                .collect(),
             local_cseq: 0,
             remote_cseq: request.cseq().map(|c| c.cseq),
             local_contact,
@@ -94,26 +102,43 @@ impl Dialog {
     /// The dialog a UAC makes from a response with a To tag to its `request` (§12.1.2): route
     /// set from Record-Route reversed, remote target from the response's Contact.
     pub fn from_uac(request: &Request, response: &Response) -> Result<Self, DialogError> {
-        let to = response.to_header().ok_or(DialogError::Missing("To"))?;
-        let remote_tag = to.tag.as_ref().ok_or(DialogError::Missing("To tag"))?.to_string();
-        let from = request.from_header().ok_or(DialogError::Missing("From"))?;
-        let local_tag = from.tag.as_ref().ok_or(DialogError::Missing("From tag"))?.to_string();
-        let mut route_set: Vec<BytesStr> =
-            response.headers.get_raw(&Name::RECORD_ROUTE).flat_map(split_list).collect();
+        let to = response.header_to().ok_or(DialogError::Missing("To"))?;
+        let remote_tag = to
+            .tag
+            .as_ref()
+            .ok_or(DialogError::Missing("To tag"))?
+            .to_string();
+        let from = request.header_from().ok_or(DialogError::Missing("From"))?;
+        let local_tag = from
+            .tag
+            .as_ref()
+            .ok_or(DialogError::Missing("From tag"))?
+            .to_string();
+        let mut route_set: Vec<BytesStr> = response
+            .headers
+            .get_raw(&Name::RECORD_ROUTE)
+            .flat_map(split_list)
+            .collect();
         route_set.reverse();
         Ok(Dialog {
             id: DialogId {
-                call_id: request.call_id().ok_or(DialogError::Missing("Call-ID"))?.0.to_string(),
+                call_id: request
+                    .call_id()
+                    .ok_or(DialogError::Missing("Call-ID"))?
+                    .0
+                    .to_string(),
                 local_tag,
                 remote_tag,
             },
             local: from.uri,
             remote: to.uri,
-            remote_target: contact_uri(&response.headers).unwrap_or_else(|| request.line.uri.clone()),
+            remote_target: contact_uri(&response.headers)
+                .unwrap_or_else(|| request.line.uri.clone()),
             route_set,
             local_cseq: request.cseq().map_or(1, |c| c.cseq),
             remote_cseq: None,
-            local_contact: contact_uri(&request.headers).unwrap_or_else(|| request.line.uri.clone()),
+            local_contact: contact_uri(&request.headers)
+                .unwrap_or_else(|| request.line.uri.clone()),
         })
     }
 
@@ -135,7 +160,9 @@ impl Dialog {
         self.local_cseq += 1;
         let mut request = self.base_request(method.clone(), self.local_cseq);
         if method == Method::INVITE {
-            request.headers.insert_named(&Contact::new(NameAddr::uri(self.local_contact.clone())));
+            request
+                .headers
+                .insert_named(&Contact::new(NameAddr::uri(self.local_contact.clone())));
         }
         request
     }
@@ -175,9 +202,14 @@ impl Dialog {
         );
         request.headers.insert_type(
             Name::TO,
-            &FromTo::new(self.remote.clone(), Some(self.id.remote_tag.as_str().into())),
+            &FromTo::new(
+                self.remote.clone(),
+                Some(self.id.remote_tag.as_str().into()),
+            ),
         );
-        request.headers.insert_named(&CallID::new(BytesStr::from(self.id.call_id.as_str())));
+        request
+            .headers
+            .insert_named(&CallID::new(BytesStr::from(self.id.call_id.as_str())));
         request.headers.insert_named(&CSeq::new(cseq, method));
         request
     }
@@ -191,7 +223,10 @@ impl Dialog {
             if let Some(expected) = self.remote_cseq
                 && cseq < expected
             {
-                return Err(DialogError::CSeqOutOfOrder { got: cseq, expected });
+                return Err(DialogError::CSeqOutOfOrder {
+                    got: cseq,
+                    expected,
+                });
             }
             self.remote_cseq = Some(cseq);
         }
@@ -214,11 +249,19 @@ impl Dialog {
 }
 
 fn tag_of(header: Option<&FromTo>) -> String {
-    header.and_then(|h| h.tag.as_ref()).map(ToString::to_string).unwrap_or_default()
+    header
+        .and_then(|h| h.tag.as_ref())
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 fn contact_uri(headers: &ezk_sip_types::Headers) -> Option<SipUri> {
-    headers.get_named::<Vec<Contact>>().ok()?.into_iter().next().map(|c| c.uri.uri)
+    headers
+        .get_named::<Vec<Contact>>()
+        .ok()?
+        .into_iter()
+        .next()
+        .map(|c| c.uri.uri)
 }
 
 /// Splits a comma-separated header value (Record-Route may combine several).
@@ -248,7 +291,11 @@ pub fn generate_tag(rng: &mut impl Rng) -> String {
 
 /// A Call-ID with 128 bits of randomness, `@host` appended (§8.1.1.4).
 pub fn generate_call_id(rng: &mut impl Rng, host: &str) -> String {
-    format!("{:016x}{:016x}@{host}", rng.random::<u64>(), rng.random::<u64>())
+    format!(
+        "{:016x}{:016x}@{host}",
+        rng.random::<u64>(),
+        rng.random::<u64>()
+    )
 }
 
 #[cfg(test)]

@@ -24,4 +24,6 @@ pub mod transaction;
 pub mod ua;
 pub mod wire;
 
-pub use message::{response_to, uri_user, HeadersExt, Peer, Request, Response, SipMessage, Transport};
+pub use message::{
+    HeadersExt, Peer, Request, Response, SipMessage, Transport, response_to, uri_user,
+};

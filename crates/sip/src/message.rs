@@ -102,7 +102,11 @@ impl Request {
     /// A request with the given method and URI, no headers and no body.
     #[must_use]
     pub fn new(method: Method, uri: ezk_sip_types::uri::SipUri) -> Self {
-        Request { line: RequestLine { method, uri }, headers: Headers::new(), body: Bytes::new() }
+        Request {
+            line: RequestLine { method, uri },
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// The request method.
@@ -114,7 +118,10 @@ impl Request {
     /// Prints the request as it goes on the wire, with a Content-Length equal to the body's.
     #[must_use]
     pub fn encode(&self) -> Bytes {
-        let ctx = PrintCtx { method: Some(&self.line.method), uri: None };
+        let ctx = PrintCtx {
+            method: Some(&self.line.method),
+            uri: None,
+        };
         let mut out = String::with_capacity(256 + self.headers.printed_len() + self.body.len());
         let _ = write!(out, "{}\r\n", self.line.print_ctx(ctx));
         finish_encoding(out, &self.headers, &self.body)
@@ -126,7 +133,11 @@ impl Response {
     #[must_use]
     pub fn new(code: StatusCode) -> Self {
         let reason = code.text().map(BytesStr::from_static);
-        Response { line: StatusLine { code, reason }, headers: Headers::new(), body: Bytes::new() }
+        Response {
+            line: StatusLine { code, reason },
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// The status code as a number.
@@ -184,12 +195,12 @@ pub trait HeadersExt {
     }
 
     /// The From header.
-    fn from_header(&self) -> Option<FromTo> {
+    fn header_from(&self) -> Option<FromTo> {
         self.headers().get::<FromTo>(Name::FROM).ok()
     }
 
     /// The To header.
-    fn to_header(&self) -> Option<FromTo> {
+    fn header_to(&self) -> Option<FromTo> {
         self.headers().get::<FromTo>(Name::TO).ok()
     }
 }
@@ -218,7 +229,7 @@ pub fn response_to(request: &Request, code: StatusCode, to_tag: Option<&str>) ->
         }
     }
     if let Some(tag) = to_tag {
-        let has_tag = request.to_header().is_some_and(|to| to.tag.is_some());
+        let has_tag = request.header_to().is_some_and(|to| to.tag.is_some());
         if !has_tag {
             let _ = response.headers.edit(Name::TO, |to: &mut FromTo| {
                 to.tag = Some(BytesStr::from(tag));

@@ -67,14 +67,25 @@ impl Registrar {
     /// An empty registrar.
     #[must_use]
     pub fn new(config: RegistrarConfig) -> Self {
-        Registrar { config, bindings: HashMap::new() }
+        Registrar {
+            config,
+            bindings: HashMap::new(),
+        }
     }
 
     /// Handles a REGISTER from `source` whose credentials authenticated `user` (§10.3).
-    pub fn handle_register(&mut self, now: Instant, request: &Request, source: Peer, user: &str) -> Response {
+    pub fn handle_register(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        source: Peer,
+        user: &str,
+    ) -> Response {
         let tag = Some("sb-reg");
         // Step 6 (authorisation): an agent registers its own address of record only.
-        let aor_user = request.to_header().and_then(|to| crate::uri_user(&to.uri.uri));
+        let aor_user = request
+            .header_to()
+            .and_then(|to| crate::uri_user(&to.uri.uri));
         if aor_user.as_deref() != Some(user) {
             return response_to(request, StatusCode::FORBIDDEN, tag);
         }
@@ -84,8 +95,14 @@ impl Registrar {
             Err(_) => return bad(request, "Malformed Contact"),
         };
         let header_expires = request.headers.get_named::<Expires>().ok().map(|e| e.0);
-        let wildcard = request.headers.get_raw(&Name::CONTACT).any(|v| v.trim() == "*");
-        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        let wildcard = request
+            .headers
+            .get_raw(&Name::CONTACT)
+            .any(|v| v.trim() == "*");
+        let call_id = request
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
         let cseq = request.cseq().map_or(0, |c| c.cseq);
         if wildcard {
             // Step 6: `*` only alone and only with Expires: 0.
@@ -105,7 +122,9 @@ impl Registrar {
                 .unwrap_or(self.config.default_expires);
             if expires != 0 && expires < self.config.min_expires {
                 let mut response = response_to(request, StatusCode::from(423), tag);
-                response.headers.insert_named(&MinExpires(self.config.min_expires));
+                response
+                    .headers
+                    .insert_named(&MinExpires(self.config.min_expires));
                 return response;
             }
             updates.push((contact, expires.min(self.config.max_expires)));
@@ -129,16 +148,30 @@ impl Registrar {
                 // new Call-ID; dropping the oldest keeps the newest reachable).
                 list.remove(list.len() - 1);
             }
-            list.insert(0, Binding {
-                flow: flow_for(&uri, source),
-                contact: uri,
-                path: request.headers.get_raw(&Name::from("Path")).map(ToString::to_string).collect(),
-                expires_at: now + Duration::from_secs(u64::from(expires)),
-                call_id: call_id.clone(),
-                cseq,
-                instance: contact.params.get_val("+sip.instance").map(|v| v.trim_matches('"').to_owned()),
-                user_agent: request.headers.get_raw(&Name::USER_AGENT).next().map(ToString::to_string),
-            });
+            list.insert(
+                0,
+                Binding {
+                    flow: flow_for(&uri, source),
+                    contact: uri,
+                    path: request
+                        .headers
+                        .get_raw(&Name::from("Path"))
+                        .map(ToString::to_string)
+                        .collect(),
+                    expires_at: now + Duration::from_secs(u64::from(expires)),
+                    call_id: call_id.clone(),
+                    cseq,
+                    instance: contact
+                        .params
+                        .get_val("+sip.instance")
+                        .map(|v| v.trim_matches('"').to_owned()),
+                    user_agent: request
+                        .headers
+                        .get_raw(&Name::USER_AGENT)
+                        .next()
+                        .map(ToString::to_string),
+                },
+            );
         }
         if list.is_empty() {
             self.bindings.remove(user);
@@ -152,7 +185,9 @@ impl Registrar {
         for binding in self.lookup(now, user) {
             let left = binding.expires_at.saturating_duration_since(now).as_secs();
             let value = format!("<{}>;expires={left}", binding.contact.default_print_ctx());
-            response.headers.insert(Name::CONTACT, BytesStr::from(value));
+            response
+                .headers
+                .insert(Name::CONTACT, BytesStr::from(value));
         }
         response
     }
@@ -162,14 +197,21 @@ impl Registrar {
     pub fn lookup(&self, now: Instant, user: &str) -> Vec<Binding> {
         self.bindings
             .get(user)
-            .map(|list| list.iter().filter(|b| b.expires_at > now).cloned().collect())
+            .map(|list| {
+                list.iter()
+                    .filter(|b| b.expires_at > now)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Whether `user` has a live binding.
     #[must_use]
     pub fn is_registered(&self, now: Instant, user: &str) -> bool {
-        self.bindings.get(user).is_some_and(|l| l.iter().any(|b| b.expires_at > now))
+        self.bindings
+            .get(user)
+            .is_some_and(|l| l.iter().any(|b| b.expires_at > now))
     }
 
     /// Removes lapsed bindings and returns them.
@@ -203,14 +245,17 @@ fn flow_for(contact: &SipUri, source: Peer) -> Peer {
     if source.transport != Transport::Udp {
         return source;
     }
-    let wants_tcp = contact.uri_params.get_val("transport").is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    let wants_tcp = contact
+        .uri_params
+        .get_val("transport")
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
     let ip = match &contact.host_port.host {
         Host::IP4(ip) => Some(IpAddr::V4(*ip)),
         Host::IP6(ip) => Some(IpAddr::V6(*ip)),
         Host::Name(_) => None,
     };
     match ip {
-        Some(ip) if !wants_tcp && !(is_private(ip) && ip != source.addr.ip()) => Peer {
+        Some(ip) if !(wants_tcp || (is_private(ip) && ip != source.addr.ip())) => Peer {
             transport: Transport::Udp,
             addr: std::net::SocketAddr::new(ip, contact.host_port.port.unwrap_or(5060)),
         },
@@ -220,8 +265,12 @@ fn flow_for(contact: &SipUri, source: Peer) -> Peer {
 
 fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified()
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
+        }
     }
 }
 

@@ -93,7 +93,10 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { realm: "switchboard".into(), algorithms: vec!["MD5".into(), "SHA-256".into()] }
+        AuthConfig {
+            realm: "switchboard".into(),
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+        }
     }
 }
 
@@ -109,7 +112,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), redact_numbers: false }
+        LogConfig {
+            level: "info".into(),
+            redact_numbers: false,
+        }
     }
 }
 
@@ -158,8 +164,12 @@ impl fmt::Display for ConfigSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigSource::File(p) => write!(f, "{} (--config)", p.display()),
-            ConfigSource::WorkingDir(p) => write!(f, "{} (found in the working directory)", p.display()),
-            ConfigSource::Embedded => f.write_str("embedded defaults (no --config, no ./switchboard.toml)"),
+            ConfigSource::WorkingDir(p) => {
+                write!(f, "{} (found in the working directory)", p.display())
+            }
+            ConfigSource::Embedded => {
+                f.write_str("embedded defaults (no --config, no ./switchboard.toml)")
+            }
         }
     }
 }
@@ -202,16 +212,20 @@ impl Config {
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { source_name: source_name.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            source_name: source_name.to_owned(),
+            message: e.to_string(),
+        })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Config::parse(&text, &path.display().to_string())
     }
 
@@ -231,16 +245,25 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
         if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
-            return invalid("sip".into(), "no listen address: set sip.udp or sip.tcp".into());
+            return invalid(
+                "sip".into(),
+                "no listen address: set sip.udp or sip.tcp".into(),
+            );
         }
         if self.sip.min_expires > self.sip.max_expires {
             return invalid(
                 "sip.min_expires".into(),
-                format!("{} is above sip.max_expires ({})", self.sip.min_expires, self.sip.max_expires),
+                format!(
+                    "{} is above sip.max_expires ({})",
+                    self.sip.min_expires, self.sip.max_expires
+                ),
             );
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
-            return invalid("sip.t1_ms".into(), "T1 must be above 0 and T2 at least T1".into());
+            return invalid(
+                "sip.t1_ms".into(),
+                "T1 must be above 0 and T2 at least T1".into(),
+            );
         }
         let mut seen = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
@@ -248,13 +271,19 @@ impl Config {
             if agent.extension.is_empty() || !agent.extension.bytes().all(|b| b.is_ascii_digit()) {
                 return invalid(
                     format!("{key}.extension"),
-                    format!("{:?}: extensions are digits only, like \"1001\"", agent.extension),
+                    format!(
+                        "{:?}: extensions are digits only, like \"1001\"",
+                        agent.extension
+                    ),
                 );
             }
             if !seen.insert(agent.extension.as_str()) {
                 return invalid(
                     format!("{key}.extension"),
-                    format!("{} is used by two agents; each extension belongs to one agent", agent.extension),
+                    format!(
+                        "{} is used by two agents; each extension belongs to one agent",
+                        agent.extension
+                    ),
                 );
             }
             if agent.password.len() < 8 {
@@ -266,15 +295,24 @@ impl Config {
         }
         for (i, name) in self.auth.algorithms.iter().enumerate() {
             if switchboard_sip::auth::Algorithm::parse(name).is_none() {
-                return invalid(format!("auth.algorithms[{i}]"), format!("{name:?}: use \"MD5\" or \"SHA-256\""));
+                return invalid(
+                    format!("auth.algorithms[{i}]"),
+                    format!("{name:?}: use \"MD5\" or \"SHA-256\""),
+                );
             }
         }
         if self.auth.algorithms.is_empty() {
-            return invalid("auth.algorithms".into(), "list at least one of \"MD5\", \"SHA-256\"".into());
+            return invalid(
+                "auth.algorithms".into(),
+                "list at least one of \"MD5\", \"SHA-256\"".into(),
+            );
         }
         for (i, trunk) in self.trunks.iter().enumerate() {
             if trunk.name.is_empty() {
-                return invalid(format!("trunks[{i}].name"), "every trunk needs a name".into());
+                return invalid(
+                    format!("trunks[{i}].name"),
+                    "every trunk needs a name".into(),
+                );
             }
         }
         self.check_demo_passwords()
@@ -282,8 +320,16 @@ impl Config {
 
     /// Refuses demo passwords on any listener outside loopback: they are published in README.
     fn check_demo_passwords(&self) -> Result<(), ConfigError> {
-        let exposed = self.sip.udp.iter().chain(&self.sip.tcp).find(|addr| !addr.ip().is_loopback());
-        let demo = self.agents.iter().position(|a| a.password.starts_with("demo-"));
+        let exposed = self
+            .sip
+            .udp
+            .iter()
+            .chain(&self.sip.tcp)
+            .find(|addr| !addr.ip().is_loopback());
+        let demo = self
+            .agents
+            .iter()
+            .position(|a| a.password.starts_with("demo-"));
         if let (Some(addr), Some(i)) = (exposed, demo) {
             return Err(ConfigError::Invalid {
                 key: format!("agents[{i}].password"),

@@ -10,20 +10,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config.as_deref()),
-        Command::Config(ConfigCommand::Check { config }) => match Config::resolve(config.as_deref()) {
-            Ok((_, source)) => {
-                println!("ok: {source}");
-                ExitCode::SUCCESS
+        Command::Config(ConfigCommand::Check { config }) => {
+            match Config::resolve(config.as_deref()) {
+                Ok((_, source)) => {
+                    println!("ok: {source}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
             }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::FAILURE
-            }
-        },
+        }
         Command::Config(ConfigCommand::Show { config }) => {
-            match Config::resolve(config.as_deref()).map_err(anyhow::Error::from).and_then(|(c, _)| {
-                toml::to_string_pretty(&c).map_err(anyhow::Error::from)
-            }) {
+            match Config::resolve(config.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|(c, _)| toml::to_string_pretty(&c).map_err(anyhow::Error::from))
+            {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -47,9 +50,15 @@ fn serve(path: Option<&std::path::Path>) -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
     switchboard::redact::set_enabled(config.log.redact_numbers);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -18,7 +18,11 @@ pub fn number(value: &str) -> String {
         return value.to_owned();
     }
     let keep = value.chars().count().saturating_sub(2);
-    value.chars().enumerate().map(|(i, c)| if i < keep { '*' } else { c }).collect()
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < keep { '*' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

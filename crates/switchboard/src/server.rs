@@ -47,21 +47,27 @@ pub async fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
 pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     let mut udp_sockets = Vec::new();
     for addr in &config.sip.udp {
-        let socket = UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("sip.udp: cannot bind UDP {addr} (in use, or not an address of this host?)"))?;
+        let socket = UdpSocket::bind(addr).await.with_context(|| {
+            format!("sip.udp: cannot bind UDP {addr} (in use, or not an address of this host?)")
+        })?;
         udp_sockets.push(Arc::new(socket));
     }
     let mut tcp_listeners = Vec::new();
     for addr in &config.sip.tcp {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("sip.tcp: cannot bind TCP {addr} (in use, or not an address of this host?)"))?;
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("sip.tcp: cannot bind TCP {addr} (in use, or not an address of this host?)")
+        })?;
         tcp_listeners.push(listener);
     }
     let bound = Bound {
-        udp: udp_sockets.iter().filter_map(|s| s.local_addr().ok()).collect(),
-        tcp: tcp_listeners.iter().filter_map(|l| l.local_addr().ok()).collect(),
+        udp: udp_sockets
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect(),
+        tcp: tcp_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect(),
     };
 
     let seed = config.rng_seed.unwrap_or_else(rand::random);
@@ -75,7 +81,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     let endpoint = Endpoint::new(EndpointConfig {
         timers,
         user_agent: config.sip.user_agent.clone(),
-        via_sent_by: contacts.iter().map(|(t, uri)| (*t, uri.host_port.clone())).collect(),
+        via_sent_by: contacts
+            .iter()
+            .map(|(t, uri)| (*t, uri.host_port.clone()))
+            .collect(),
         allowed_methods: vec![
             Method::INVITE,
             Method::ACK,
@@ -95,8 +104,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
         supported: vec!["path".into(), "outbound".into()],
         rng_seed: seed,
     });
-    let host = contacts.first().map(|(_, uri)| uri.host_port.host.to_string()).unwrap_or_default();
-    let ua = UserAgent::new(endpoint, UaConfig { contacts, rng_seed: seed ^ 0x5eed, call_id_host: host });
+    let host = contacts
+        .first()
+        .map(|(_, uri)| uri.host_port.host.to_string())
+        .unwrap_or_default();
+    let ua = UserAgent::new(
+        endpoint,
+        UaConfig {
+            contacts,
+            rng_seed: seed ^ 0x5eed,
+            call_id_host: host,
+        },
+    );
     let registrar = Registrar::new(RegistrarConfig {
         min_expires: config.sip.min_expires,
         max_expires: config.sip.max_expires,
@@ -109,7 +128,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
         Duration::from_secs(300),
         now,
     )
-    .with_algorithms(config.auth.algorithms.iter().filter_map(|a| Algorithm::parse(a)).collect());
+    .with_algorithms(
+        config
+            .auth
+            .algorithms
+            .iter()
+            .filter_map(|a| Algorithm::parse(a))
+            .collect(),
+    );
     let directory = Arc::new(directory(config));
 
     let stats = Arc::new(TransportStats::default());
@@ -120,7 +146,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
         tokio::spawn(transport::run_udp(socket, core_tx.clone(), stats.clone()));
     }
     for listener in tcp_listeners {
-        tokio::spawn(transport::run_tcp_listener(listener, core_tx.clone(), stats.clone()));
+        tokio::spawn(transport::run_tcp_listener(
+            listener,
+            core_tx.clone(),
+            stats.clone(),
+        ));
     }
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
@@ -148,7 +178,8 @@ fn advertised(config: &Config, bound: &Bound) -> Vec<(Transport, SipUri)> {
         };
         let mut uri = SipUri::new(host_port);
         if transport == Transport::Tcp {
-            uri.uri_params.push(ezk_sip_types::uri::params::Param::value("transport", "tcp"));
+            uri.uri_params
+                .push(ezk_sip_types::uri::params::Param::value("transport", "tcp"));
         }
         out.push((transport, uri));
     }
@@ -162,7 +193,13 @@ fn directory(config: &Config) -> Directory {
         .map(|a| {
             let static_contact = a.contact.as_ref().map(|addr| {
                 let uri = SipUri::new(HostPort::from(*addr)).user(a.extension.as_str().into());
-                (uri, Peer { transport: Transport::Udp, addr: *addr })
+                (
+                    uri,
+                    Peer {
+                        transport: Transport::Udp,
+                        addr: *addr,
+                    },
+                )
             });
             let entry = AgentEntry {
                 password: a.password.clone(),
@@ -175,7 +212,10 @@ fn directory(config: &Config) -> Directory {
     let trunks = config
         .trunks
         .iter()
-        .map(|t| TrunkEntry { name: t.name.clone(), allow_from: t.allow_from.clone() })
+        .map(|t| TrunkEntry {
+            name: t.name.clone(),
+            allow_from: t.allow_from.clone(),
+        })
         .collect();
     Directory::new(agents, trunks)
 }

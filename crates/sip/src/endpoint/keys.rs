@@ -24,13 +24,27 @@ pub(crate) struct ClientKey {
 /// for RFC 2543 peers (no magic cookie), Call-ID + CSeq number + From tag + top Via + method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ServerKey {
-    Rfc3261 { branch: String, sent_by: String, method: Method },
-    Rfc2543 { call_id: String, cseq: u32, from_tag: String, via: String, method: Method },
+    Rfc3261 {
+        branch: String,
+        sent_by: String,
+        method: Method,
+    },
+    Rfc2543 {
+        call_id: String,
+        cseq: u32,
+        from_tag: String,
+        via: String,
+        method: Method,
+    },
 }
 
 /// The method a request is matched under: ACK matches the INVITE's transaction.
 fn match_method(method: &Method) -> Method {
-    if *method == Method::ACK { Method::INVITE } else { method.clone() }
+    if *method == Method::ACK {
+        Method::INVITE
+    } else {
+        method.clone()
+    }
 }
 
 pub(crate) fn server_key(request: &Request, via: &Via) -> ServerKey {
@@ -39,14 +53,29 @@ pub(crate) fn server_key(request: &Request, via: &Via) -> ServerKey {
 
 /// The key `request` would have if its method were `method` (CANCEL looks up its INVITE).
 pub(crate) fn server_key_as(request: &Request, via: &Via, method: Method) -> ServerKey {
-    let branch = via.params.get_val("branch").map(|b| b.to_string()).unwrap_or_default();
+    let branch = via
+        .params
+        .get_val("branch")
+        .map(|b| b.to_string())
+        .unwrap_or_default();
     if branch.starts_with(MAGIC_COOKIE) {
-        ServerKey::Rfc3261 { branch, sent_by: via.sent_by.default_print_ctx().to_string(), method }
+        ServerKey::Rfc3261 {
+            branch,
+            sent_by: via.sent_by.default_print_ctx().to_string(),
+            method,
+        }
     } else {
         ServerKey::Rfc2543 {
-            call_id: request.call_id().map(|c| c.0.to_string()).unwrap_or_default(),
+            call_id: request
+                .call_id()
+                .map(|c| c.0.to_string())
+                .unwrap_or_default(),
             cseq: request.cseq().map_or(0, |c| c.cseq),
-            from_tag: request.from_header().and_then(|f| f.tag).map(|t| t.to_string()).unwrap_or_default(),
+            from_tag: request
+                .header_from()
+                .and_then(|f| f.tag)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             via: via.default_print_ctx().to_string(),
             method,
         }
@@ -57,19 +86,29 @@ pub(crate) fn server_key_as(request: &Request, via: &Via, method: Method) -> Ser
 /// (`received` when the host differs, `rport` filled in when asked), so responses find the way
 /// back through NAT.
 pub(crate) fn stamp_received(request: &mut Request, source: Peer) {
-    let mut values = request.headers.remove(&ezk_sip_types::Name::VIA).unwrap_or_default();
-    let Some(first) = values.first().cloned() else { return };
+    let mut values = request
+        .headers
+        .remove(&ezk_sip_types::Name::VIA)
+        .unwrap_or_default();
+    let Some(first) = values.first().cloned() else {
+        return;
+    };
     // The first header line may hold several Vias; only the first one is ours to stamp.
     let (top, rest) = split_first_via(&first);
     let src = bytes::Bytes::copy_from_slice(top.as_bytes());
-    let stamped = match <Via as ezk_sip_types::header::HeaderParse>::parse(&src, std::str::from_utf8(&src).unwrap_or_default()) {
+    let stamped = match <Via as ezk_sip_types::header::HeaderParse>::parse(
+        &src,
+        std::str::from_utf8(&src).unwrap_or_default(),
+    ) {
         Ok((_, mut via)) => {
             let source_host = Host::from(source.addr.ip());
             if via.sent_by.host != source_host {
-                via.params.push_or_edit("received", source.addr.ip().to_string());
+                via.params
+                    .push_or_edit("received", source.addr.ip().to_string());
             }
             if via.params.get("rport").is_some() {
-                via.params.push_or_edit("rport", source.addr.port().to_string());
+                via.params
+                    .push_or_edit("rport", source.addr.port().to_string());
             }
             via.default_print_ctx().to_string()
         }
@@ -101,5 +140,8 @@ pub(crate) fn response_destination(source: Peer, via: Option<&Via>) -> Peer {
         Some(port) => port.parse().unwrap_or(source.addr.port()),
         None => via.sent_by.port.unwrap_or(5060),
     };
-    Peer { transport: Transport::Udp, addr: SocketAddr::new(source.addr.ip(), port) }
+    Peer {
+        transport: Transport::Udp,
+        addr: SocketAddr::new(source.addr.ip(), port),
+    }
 }

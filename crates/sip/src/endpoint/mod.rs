@@ -56,6 +56,10 @@ pub struct EndpointConfig {
 
 /// What the endpoint asks its driver to do.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "drained at once; boxing every event costs an allocation per message"
+)]
 pub enum Output {
     /// Send bytes.
     Transmit(Transmit),
@@ -260,13 +264,32 @@ impl Endpoint {
         let bytes = request.encode();
         let reliable = dest.transport.is_reliable();
         let machine = if method == Method::INVITE {
-            ClientMachine::Invite(ClientInvite::new(now, bytes.clone(), reliable, self.config.timers))
+            ClientMachine::Invite(ClientInvite::new(
+                now,
+                bytes.clone(),
+                reliable,
+                self.config.timers,
+            ))
         } else {
-            ClientMachine::NonInvite(ClientNonInvite::new(now, bytes.clone(), reliable, self.config.timers))
+            ClientMachine::NonInvite(ClientNonInvite::new(
+                now,
+                bytes.clone(),
+                reliable,
+                self.config.timers,
+            ))
         };
         let key = ClientKey { branch, method };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientTx { machine, key, dest, request, cancel_pending: false });
+        self.clients.insert(
+            id,
+            ClientTx {
+                machine,
+                key,
+                dest,
+                request,
+                cancel_pending: false,
+            },
+        );
         self.transmit(dest, bytes);
         self.schedule_client(id);
         id
@@ -274,7 +297,10 @@ impl Endpoint {
 
     /// Cancels a pending INVITE (§9.1): now if a provisional arrived, else once one does.
     pub fn send_cancel(&mut self, now: Instant, invite: ClientTxId) -> Result<(), EndpointError> {
-        let tx = self.clients.get_mut(&invite).ok_or(EndpointError::NoTransaction)?;
+        let tx = self
+            .clients
+            .get_mut(&invite)
+            .ok_or(EndpointError::NoTransaction)?;
         let ClientMachine::Invite(machine) = &tx.machine else {
             return Err(EndpointError::NotCancellable);
         };
@@ -300,7 +326,9 @@ impl Endpoint {
     }
 
     fn cancel_now(&mut self, now: Instant, invite: ClientTxId) {
-        let Some(tx) = self.clients.get_mut(&invite) else { return };
+        let Some(tx) = self.clients.get_mut(&invite) else {
+            return;
+        };
         tx.cancel_pending = false;
         if let ClientMachine::Invite(machine) = &mut tx.machine {
             machine.on_cancel_sent(now);
@@ -311,13 +339,26 @@ impl Endpoint {
         self.schedule_client(invite);
         let id = ClientTxId(self.next());
         let bytes = cancel.encode();
-        let machine =
-            ClientNonInvite::new(now, bytes.clone(), dest.transport.is_reliable(), self.config.timers);
-        let key = ClientKey { branch, method: Method::CANCEL };
+        let machine = ClientNonInvite::new(
+            now,
+            bytes.clone(),
+            dest.transport.is_reliable(),
+            self.config.timers,
+        );
+        let key = ClientKey {
+            branch,
+            method: Method::CANCEL,
+        };
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(
             id,
-            ClientTx { machine: ClientMachine::NonInvite(machine), key, dest, request: cancel, cancel_pending: false },
+            ClientTx {
+                machine: ClientMachine::NonInvite(machine),
+                key,
+                dest,
+                request: cancel,
+                cancel_pending: false,
+            },
         );
         self.transmit(dest, bytes);
         self.schedule_client(id);
@@ -335,7 +376,8 @@ impl Endpoint {
             .map(|(_, hp)| hp.clone())
             .unwrap_or_else(|| HostPort::host_name("invalid"));
         let mut via = Via::new(transport.via_token(), sent_by, branch.as_str());
-        via.params.push(ezk_sip_types::uri::params::Param::name("rport"));
+        via.params
+            .push(ezk_sip_types::uri::params::Param::name("rport"));
         request.headers.insert_named_front(&via);
         branch
     }
@@ -345,7 +387,10 @@ impl Endpoint {
             request.headers.insert_named(&MaxForwards(70));
         }
         if !request.headers.contains(&Name::USER_AGENT) && !self.config.user_agent.is_empty() {
-            request.headers.insert(Name::USER_AGENT, BytesStr::from(self.config.user_agent.as_str()));
+            request.headers.insert(
+                Name::USER_AGENT,
+                BytesStr::from(self.config.user_agent.as_str()),
+            );
         }
     }
 
@@ -356,7 +401,8 @@ impl Endpoint {
     }
 
     fn transmit(&mut self, dest: Peer, bytes: Bytes) {
-        self.out.push_back(Output::Transmit(Transmit { dest, bytes }));
+        self.out
+            .push_back(Output::Transmit(Transmit { dest, bytes }));
     }
 
     fn emit(&mut self, event: Event) {
@@ -384,20 +430,33 @@ impl Endpoint {
     }
 
     fn on_response(&mut self, now: Instant, response: Response) {
-        let Some(via) = response.top_via() else { return };
+        let Some(via) = response.top_via() else {
+            return;
+        };
         let Some(cseq) = response.cseq() else { return };
-        let branch = via.params.get_val("branch").map(|b| b.to_string()).unwrap_or_default();
-        let key = ClientKey { branch, method: cseq.method };
+        let branch = via
+            .params
+            .get_val("branch")
+            .map(|b| b.to_string())
+            .unwrap_or_default();
+        let key = ClientKey {
+            branch,
+            method: cseq.method,
+        };
         let Some(&id) = self.client_keys.get(&key) else {
             tracing::trace!("response matching no transaction dropped");
             return;
         };
-        let Some(tx) = self.clients.get_mut(&id) else { return };
+        let Some(tx) = self.clients.get_mut(&id) else {
+            return;
+        };
         let code = response.code();
         let step = match &mut tx.machine {
             ClientMachine::Invite(m) => {
                 let request = &tx.request;
-                m.on_response(now, code, || uas::build_non2xx_ack(request, &response).encode())
+                m.on_response(now, code, || {
+                    uas::build_non2xx_ack(request, &response).encode()
+                })
             }
             ClientMachine::NonInvite(m) => m.on_response(now, code),
         };
@@ -419,7 +478,9 @@ impl Endpoint {
     }
 
     fn client_timeout(&mut self, now: Instant, id: ClientTxId) {
-        let Some(tx) = self.clients.get_mut(&id) else { return };
+        let Some(tx) = self.clients.get_mut(&id) else {
+            return;
+        };
         let due = match &tx.machine {
             ClientMachine::Invite(m) => m.next_timeout(),
             ClientMachine::NonInvite(m) => m.next_timeout(),
@@ -457,7 +518,9 @@ impl Endpoint {
     }
 
     fn server_timeout(&mut self, now: Instant, id: ServerTxId) {
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         let due = match &tx.machine {
             ServerMachine::Invite(m) => m.next_timeout(),
             ServerMachine::NonInvite(m) => m.next_timeout(),

@@ -50,7 +50,11 @@ impl Endpoint {
         {
             // §8.2.2.2: same request arrived by another path (a fork we already serve).
             let id = self.new_server_tx(now, source, request.clone(), key, None, &via);
-            self.respond_internal(now, id, response_to(&request, StatusCode::from(482), Some("merged")));
+            self.respond_internal(
+                now,
+                id,
+                response_to(&request, StatusCode::from(482), Some("merged")),
+            );
             return;
         }
         let id = self.new_server_tx(now, source, request.clone(), key, merge_key, &via);
@@ -62,7 +66,13 @@ impl Endpoint {
                 }
             }
             if code == 501 {
-                let allow = self.config.allowed_methods.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                let allow = self
+                    .config
+                    .allowed_methods
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 response.headers.insert(Name::ALLOW, allow);
             }
             self.respond_internal(now, id, response);
@@ -72,7 +82,11 @@ impl Endpoint {
             // "100 Trying at once": it stops the caller's INVITE retransmissions (§17.2.1).
             self.respond_internal(now, id, response_to(&request, StatusCode::TRYING, None));
         }
-        self.emit(Event::Request { tx: id, source, request });
+        self.emit(Event::Request {
+            tx: id,
+            source,
+            request,
+        });
     }
 
     /// 501 for methods we do not implement, 420 for extensions we do not support.
@@ -109,13 +123,30 @@ impl Endpoint {
         if let Some(mk) = &merge_key {
             self.merge_keys.insert(mk.clone(), id);
         }
-        self.servers.insert(id, ServerTx { machine, key, reply_to, merge_key });
+        self.servers.insert(
+            id,
+            ServerTx {
+                machine,
+                key,
+                reply_to,
+                merge_key,
+            },
+        );
         self.schedule_server(id);
         id
     }
 
-    fn on_known_request(&mut self, now: Instant, id: ServerTxId, method: &Method, source: Peer, request: Request) {
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+    fn on_known_request(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        method: &Method,
+        source: Peer,
+        request: Request,
+    ) {
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         let step = match (&mut tx.machine, *method == Method::ACK) {
             (ServerMachine::Invite(m), true) => {
                 if m.state() == ServerInviteState::Accepted {
@@ -138,7 +169,13 @@ impl Endpoint {
 
     /// §9.2: a CANCEL matches the INVITE with the same branch and sent-by. It gets 200 when it
     /// does (and the INVITE is told), 481 when it does not.
-    fn on_cancel(&mut self, now: Instant, source: Peer, request: Request, via: &ezk_sip_types::header::typed::Via) {
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        source: Peer,
+        request: Request,
+        via: &ezk_sip_types::header::typed::Via,
+    ) {
         let own_key = keys::server_key(&request, via);
         let invite_key = keys::server_key_as(&request, via, Method::INVITE);
         let invite = self.server_keys.get(&invite_key).copied();
@@ -148,7 +185,11 @@ impl Endpoint {
             self.respond_internal(now, id, response);
             return;
         };
-        self.respond_internal(now, id, response_to(&request, StatusCode::OK, Some("sb-cancel")));
+        self.respond_internal(
+            now,
+            id,
+            response_to(&request, StatusCode::OK, Some("sb-cancel")),
+        );
         let pending = self.servers.get(&invite_tx).is_some_and(|tx| {
             matches!(&tx.machine, ServerMachine::Invite(m) if m.state() == ServerInviteState::Proceeding)
         });
@@ -158,7 +199,12 @@ impl Endpoint {
     }
 
     /// Sends a response on a server transaction.
-    pub fn send_response(&mut self, now: Instant, tx: ServerTxId, response: Response) -> Result<(), EndpointError> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        response: Response,
+    ) -> Result<(), EndpointError> {
         if !self.servers.contains_key(&tx) {
             return Err(EndpointError::NoTransaction);
         }
@@ -167,9 +213,14 @@ impl Endpoint {
     }
 
     fn respond_internal(&mut self, now: Instant, id: ServerTxId, mut response: Response) {
-        let Some(tx) = self.servers.get_mut(&id) else { return };
+        let Some(tx) = self.servers.get_mut(&id) else {
+            return;
+        };
         if !self.config.user_agent.is_empty() && !response.headers.contains(&Name::SERVER) {
-            response.headers.insert(Name::SERVER, BytesStr::from(self.config.user_agent.as_str()));
+            response.headers.insert(
+                Name::SERVER,
+                BytesStr::from(self.config.user_agent.as_str()),
+            );
         }
         let code = response.code();
         let bytes = response.encode();
@@ -194,23 +245,47 @@ impl Endpoint {
         self.finish_server(id);
     }
 
-    fn start_2xx_retransmission(&mut self, now: Instant, id: ServerTxId, response: &Response, bytes: Bytes, dest: Peer) {
+    fn start_2xx_retransmission(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        response: &Response,
+        bytes: Bytes,
+        dest: Peer,
+    ) {
         let Some(key) = ack_key(response) else { return };
         if self.pending_2xx.contains_key(&key) {
             return;
         }
         let t1 = self.config.timers.t1;
         // On a reliable transport the 2xx is not retransmitted, but we still wait for the ACK.
-        let interval = if dest.transport.is_reliable() { self.config.timers.t1x64() } else { t1 };
-        let entry = Retransmit2xx { bytes, dest, next: now + interval, interval, give_up: now + self.config.timers.t1x64() };
-        self.timers.push(Reverse((entry.next.min(entry.give_up), TimerRef::Retransmit2xx(id))));
+        let interval = if dest.transport.is_reliable() {
+            self.config.timers.t1x64()
+        } else {
+            t1
+        };
+        let entry = Retransmit2xx {
+            bytes,
+            dest,
+            next: now + interval,
+            interval,
+            give_up: now + self.config.timers.t1x64(),
+        };
+        self.timers.push(Reverse((
+            entry.next.min(entry.give_up),
+            TimerRef::Retransmit2xx(id),
+        )));
         self.pending_2xx.insert(key.clone(), entry);
         self.pending_2xx_by_tx.insert(id, key);
     }
 
     pub(super) fn retransmit_2xx(&mut self, now: Instant, id: ServerTxId) {
-        let Some(key) = self.pending_2xx_by_tx.get(&id).cloned() else { return };
-        let Some(entry) = self.pending_2xx.get_mut(&key) else { return };
+        let Some(key) = self.pending_2xx_by_tx.get(&id).cloned() else {
+            return;
+        };
+        let Some(entry) = self.pending_2xx.get_mut(&key) else {
+            return;
+        };
         if entry.give_up <= now {
             self.pending_2xx.remove(&key);
             self.pending_2xx_by_tx.remove(&id);
@@ -223,13 +298,19 @@ impl Endpoint {
         // §13.3.1.4: T1, doubling up to T2.
         entry.interval = (entry.interval * 2).min(self.config.timers.t2);
         entry.next = now + entry.interval;
-        let (bytes, dest, at) = (entry.bytes.clone(), entry.dest, entry.next.min(entry.give_up));
+        let (bytes, dest, at) = (
+            entry.bytes.clone(),
+            entry.dest,
+            entry.next.min(entry.give_up),
+        );
         self.timers.push(Reverse((at, TimerRef::Retransmit2xx(id))));
         self.transmit(dest, bytes);
     }
 
     fn on_2xx_ack(&mut self, ack: &Request) {
-        let (Some(call_id), Some(cseq)) = (ack.call_id(), ack.cseq()) else { return };
+        let (Some(call_id), Some(cseq)) = (ack.call_id(), ack.cseq()) else {
+            return;
+        };
         let key = (call_id.0.to_string(), cseq.cseq);
         if self.pending_2xx.remove(&key).is_some() {
             self.pending_2xx_by_tx.retain(|_, k| *k != key);
@@ -242,11 +323,15 @@ fn ack_key(response: &Response) -> Option<(String, u32)> {
 }
 
 fn merge_key(request: &Request) -> Option<(String, String, u32)> {
-    if request.to_header().is_some_and(|to| to.tag.is_some()) {
+    if request.header_to().is_some_and(|to| to.tag.is_some()) {
         return None;
     }
-    let from_tag = request.from_header()?.tag?.to_string();
-    Some((from_tag, request.call_id()?.0.to_string(), request.cseq()?.cseq))
+    let from_tag = request.header_from()?.tag?.to_string();
+    Some((
+        from_tag,
+        request.call_id()?.0.to_string(),
+        request.cseq()?.cseq,
+    ))
 }
 
 /// Option tags in Require that we do not support (not checked for ACK and CANCEL, §8.2.2.3).
@@ -278,7 +363,9 @@ pub(super) fn build_cancel(invite: &Request) -> Request {
         copy_first(invite, &mut cancel, &name);
     }
     let number = invite.cseq().map_or(1, |c| c.cseq);
-    cancel.headers.insert_named(&CSeq::new(number, Method::CANCEL));
+    cancel
+        .headers
+        .insert_named(&CSeq::new(number, Method::CANCEL));
     cancel
 }
 
@@ -306,7 +393,12 @@ pub(super) fn build_non2xx_ack(invite: &Request, response: &Response) -> Request
 fn copy_first(from: &Request, to: &mut Request, name: &Name) {
     if let Some(value) = from.headers.get_raw(name).next() {
         let value = if *name == Name::VIA {
-            value.split(',').next().unwrap_or_default().trim().to_owned()
+            value
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
         } else {
             value.to_string()
         };

@@ -90,9 +90,17 @@ impl ClientInvite {
                 let ack = ack();
                 self.ack = Some(ack.clone());
                 // Timer D: at least 32 s on unreliable transports, 0 on reliable ones.
-                let d = if self.reliable { Duration::ZERO } else { Duration::from_secs(32) };
+                let d = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(32)
+                };
                 self.deadline = Some(now + d);
-                Step { send: Some(ack), to_tu: true, timed_out: false }
+                Step {
+                    send: Some(ack),
+                    to_tu: true,
+                    timed_out: false,
+                }
             }
             (Accepted, 200..=299) => Step::tu(),
             (Completed, 300..) => self.ack.clone().map(Step::send).unwrap_or_default(),
@@ -103,7 +111,10 @@ impl ClientInvite {
     /// A CANCEL was sent for this INVITE: RFC 3261 §9.1 lets the client give up 64·T1 later if
     /// no final response comes.
     pub fn on_cancel_sent(&mut self, now: Instant) {
-        if matches!(self.state, ClientInviteState::Calling | ClientInviteState::Proceeding) {
+        if matches!(
+            self.state,
+            ClientInviteState::Calling | ClientInviteState::Proceeding
+        ) {
             let guard = now + self.timers.t1x64();
             self.deadline = Some(self.deadline.map_or(guard, |d| d.min(guard)));
         }
@@ -121,13 +132,19 @@ impl ClientInvite {
     /// Fires the timers due at `now`.
     pub fn on_timeout(&mut self, now: Instant) -> Step {
         if self.deadline.is_some_and(|d| d <= now) {
-            let was_pending =
-                matches!(self.state, ClientInviteState::Calling | ClientInviteState::Proceeding);
+            let was_pending = matches!(
+                self.state,
+                ClientInviteState::Calling | ClientInviteState::Proceeding
+            );
             self.state = ClientInviteState::Terminated;
             self.retransmit = None;
             self.deadline = None;
             // Timer B (or the Proceeding/CANCEL guard): the TU treats it as 408.
-            return Step { send: None, to_tu: was_pending, timed_out: was_pending };
+            return Step {
+                send: None,
+                to_tu: was_pending,
+                timed_out: was_pending,
+            };
         }
         match self.retransmit {
             Some((at, interval)) if at <= now => {
@@ -203,7 +220,11 @@ impl ClientNonInvite {
                 self.state = Completed;
                 self.retransmit = None;
                 // Timer K: T4 on unreliable transports, 0 on reliable ones.
-                let k = if self.reliable { Duration::ZERO } else { self.timers.t4 };
+                let k = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    self.timers.t4
+                };
                 self.deadline = Some(now + k);
                 Step::tu()
             }
@@ -227,7 +248,11 @@ impl ClientNonInvite {
             self.state = ClientNonInviteState::Terminated;
             self.retransmit = None;
             self.deadline = None;
-            return Step { send: None, to_tu: pending, timed_out: pending };
+            return Step {
+                send: None,
+                to_tu: pending,
+                timed_out: pending,
+            };
         }
         match self.retransmit {
             Some((at, interval)) if at <= now => {

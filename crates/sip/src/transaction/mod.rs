@@ -26,7 +26,11 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { t1: Duration::from_millis(500), t2: Duration::from_secs(4), t4: Duration::from_secs(5) }
+        Timers {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
     }
 }
 
@@ -51,10 +55,16 @@ pub struct Step {
 
 impl Step {
     fn send(bytes: Bytes) -> Self {
-        Step { send: Some(bytes), ..Step::default() }
+        Step {
+            send: Some(bytes),
+            ..Step::default()
+        }
     }
 
     fn tu() -> Self {
-        Step { to_tu: true, ..Step::default() }
+        Step {
+            to_tu: true,
+            ..Step::default()
+        }
     }
 }

@@ -102,7 +102,11 @@ impl ServerInvite {
             self.state = ServerInviteState::Confirmed;
             self.retransmit = None;
             // Timer I: T4 on unreliable transports, 0 on reliable ones.
-            let i = if self.reliable { Duration::ZERO } else { self.timers.t4 };
+            let i = if self.reliable {
+                Duration::ZERO
+            } else {
+                self.timers.t4
+            };
             self.deadline = Some(now + i);
         }
         Step::default()
@@ -125,7 +129,11 @@ impl ServerInvite {
             self.state = ServerInviteState::Terminated;
             self.retransmit = None;
             self.deadline = None;
-            return Step { send: None, to_tu: timed_out, timed_out };
+            return Step {
+                send: None,
+                to_tu: timed_out,
+                timed_out,
+            };
         }
         match self.retransmit {
             Some((at, interval)) if at <= now => {
@@ -195,7 +203,11 @@ impl ServerNonInvite {
                 if code >= 200 {
                     self.state = ServerNonInviteState::Completed;
                     // Timer J: 64·T1 on unreliable transports, 0 on reliable ones.
-                    let j = if self.reliable { Duration::ZERO } else { self.timers.t1x64() };
+                    let j = if self.reliable {
+                        Duration::ZERO
+                    } else {
+                        self.timers.t1x64()
+                    };
                     self.deadline = Some(now + j);
                 } else {
                     self.state = ServerNonInviteState::Proceeding;

@@ -13,20 +13,37 @@ use crate::endpoint::{ClientTxId, ServerTxId};
 use crate::message::{HeadersExt, Peer, Request, Response, response_to};
 
 impl UserAgent {
-    pub(super) fn on_request(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: Request) {
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        source: Peer,
+        request: Request,
+    ) {
         let Some(tag) = to_tag(&request) else {
             // Outside any dialog: REGISTER, OPTIONS, a new INVITE. The switch decides.
-            self.out.push_back(UaOutput::Request { tx, source, request });
+            self.out.push_back(UaOutput::Request {
+                tx,
+                source,
+                request,
+            });
             return;
         };
-        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        let call_id = request
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
         let Some(&leg_id) = self.dialogs.get(&(call_id, tag)) else {
             // RFC 3261 §12.2.2: a request with a To tag that matches no dialog gets 481.
             let response = response_to(&request, StatusCode::from(481), None);
             self.respond(now, tx, response);
             return;
         };
-        let checked = match self.legs.get_mut(&leg_id).and_then(|leg| leg.dialog.as_mut()) {
+        let checked = match self
+            .legs
+            .get_mut(&leg_id)
+            .and_then(|leg| leg.dialog.as_mut())
+        {
             Some(dialog) => dialog.handle_request(&request),
             None => return,
         };
@@ -39,7 +56,10 @@ impl UserAgent {
         if method == Method::BYE {
             self.respond(now, tx, response_to(&request, StatusCode::OK, None));
             self.forget_leg(leg_id);
-            self.emit(LegEvent::Hangup { leg: leg_id, cause: HangupCause::RemoteBye });
+            self.emit(LegEvent::Hangup {
+                leg: leg_id,
+                cause: HangupCause::RemoteBye,
+            });
         } else if method == Method::INVITE {
             self.on_reinvite(now, leg_id, tx, request);
         } else if method == Method::INFO {
@@ -50,7 +70,11 @@ impl UserAgent {
                 .map(|v| v.to_string());
             let body = request.body.clone();
             self.respond(now, tx, response_to(&request, StatusCode::OK, None));
-            self.emit(LegEvent::Info { leg: leg_id, content_type, body });
+            self.emit(LegEvent::Info {
+                leg: leg_id,
+                content_type,
+                body,
+            });
         } else if method == Method::OPTIONS || method == Method::NOTIFY {
             self.respond(now, tx, response_to(&request, StatusCode::OK, None));
         } else {
@@ -62,7 +86,9 @@ impl UserAgent {
     }
 
     fn on_reinvite(&mut self, now: Instant, leg_id: LegId, tx: ServerTxId, request: Request) {
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         match leg.reinvite {
             // RFC 3261 §14.2: a re-INVITE while ours is pending → 491; while theirs is → 500.
             Some(PendingReinvite::Outgoing) => {
@@ -91,23 +117,38 @@ impl UserAgent {
         let Some((leg_id, TxRole::Invite)) = self.server_txs.get(&invite_tx).copied() else {
             return;
         };
-        let Some(leg) = self.legs.get(&leg_id) else { return };
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
         if leg.state != LegState::Early {
             return;
         }
         // RFC 3261 §9.2: the endpoint answered the CANCEL; the INVITE ends with 487.
-        let response =
-            response_to(&leg.invite, StatusCode::REQUEST_TERMINATED, Some(&leg.local_tag));
+        let response = response_to(
+            &leg.invite,
+            StatusCode::REQUEST_TERMINATED,
+            Some(&leg.local_tag),
+        );
         self.forget_leg(leg_id);
         self.respond(now, invite_tx, response);
-        self.emit(LegEvent::Hangup { leg: leg_id, cause: HangupCause::Cancelled });
+        self.emit(LegEvent::Hangup {
+            leg: leg_id,
+            cause: HangupCause::Cancelled,
+        });
     }
 
     pub(super) fn on_ack(&mut self, request: &Request) {
         let Some(tag) = to_tag(request) else { return };
-        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
-        let Some(&leg_id) = self.dialogs.get(&(call_id, tag)) else { return };
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        let call_id = request
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        let Some(&leg_id) = self.dialogs.get(&(call_id, tag)) else {
+            return;
+        };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         // The ACK confirms our 2xx: the INVITE server transaction needs no more attention.
         if let Some(tx) = leg.invite_server_tx.take() {
             self.server_txs.remove(&tx);
@@ -118,7 +159,9 @@ impl UserAgent {
     }
 
     pub(super) fn on_response(&mut self, now: Instant, tx: ClientTxId, response: Response) {
-        let Some(&(leg_id, role)) = self.client_txs.get(&tx) else { return };
+        let Some(&(leg_id, role)) = self.client_txs.get(&tx) else {
+            return;
+        };
         let code = response.code();
         if code >= 200 && role != TxRole::Invite {
             self.client_txs.remove(&tx);
@@ -130,7 +173,13 @@ impl UserAgent {
         }
     }
 
-    fn on_invite_response(&mut self, now: Instant, tx: ClientTxId, leg_id: LegId, response: Response) {
+    fn on_invite_response(
+        &mut self,
+        now: Instant,
+        tx: ClientTxId,
+        leg_id: LegId,
+        response: Response,
+    ) {
         let code = response.code();
         let sdp = (!response.body.is_empty()).then(|| response.body.clone());
         let state = self.legs.get(&leg_id).map(|leg| leg.state);
@@ -138,7 +187,11 @@ impl UserAgent {
             100 => {}
             101..=199 => {
                 if state == Some(LegState::Early) {
-                    self.emit(LegEvent::Ringing { leg: leg_id, code, sdp });
+                    self.emit(LegEvent::Ringing {
+                        leg: leg_id,
+                        code,
+                        sdp,
+                    });
                 }
             }
             200..=299 => self.on_invite_2xx(now, leg_id, &response, sdp),
@@ -150,7 +203,10 @@ impl UserAgent {
                 match state {
                     Some(LegState::Early) => {
                         self.forget_leg(leg_id);
-                        self.emit(LegEvent::Hangup { leg: leg_id, cause: HangupCause::Rejected(code) });
+                        self.emit(LegEvent::Hangup {
+                            leg: leg_id,
+                            cause: HangupCause::Rejected(code),
+                        });
                     }
                     Some(LegState::Cancelling) => self.forget_leg(leg_id),
                     _ => {}
@@ -162,11 +218,22 @@ impl UserAgent {
     /// A 2xx to our INVITE: the first one confirms the leg; a retransmission is ACKed again; a
     /// 2xx that arrives after we gave up (CANCEL race, RFC 3261 §9.1) or from another fork is
     /// ACKed and ended with BYE (§13.2.2.4).
-    fn on_invite_2xx(&mut self, now: Instant, leg_id: LegId, response: &Response, sdp: Option<Bytes>) {
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+    fn on_invite_2xx(
+        &mut self,
+        now: Instant,
+        leg_id: LegId,
+        response: &Response,
+        sdp: Option<Bytes>,
+    ) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         let invite_cseq = leg.invite.cseq().map_or(1, |c| c.cseq);
         let remote_tag = to_tag(response);
-        let known = leg.dialog.as_ref().is_some_and(|d| Some(d.id().remote_tag.to_string()) == remote_tag);
+        let known = leg
+            .dialog
+            .as_ref()
+            .is_some_and(|d| Some(d.id().remote_tag.to_string()) == remote_tag);
         if known {
             if let Some(dialog) = leg.dialog.as_ref() {
                 let ack = dialog.create_ack(invite_cseq);
@@ -202,7 +269,9 @@ impl UserAgent {
         if code < 200 {
             return;
         }
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         leg.reinvite = None;
         let sdp = (!response.body.is_empty()).then(|| response.body.clone());
         if (200..300).contains(&code) {
@@ -219,12 +288,20 @@ impl UserAgent {
                 leg.remote_sdp.clone_from(&sdp);
             }
         }
-        self.emit(LegEvent::ReinviteResult { leg: leg_id, code, sdp });
+        self.emit(LegEvent::ReinviteResult {
+            leg: leg_id,
+            code,
+            sdp,
+        });
     }
 
     pub(super) fn on_client_timeout(&mut self, now: Instant, tx: ClientTxId) {
-        let Some((leg_id, role)) = self.client_txs.remove(&tx) else { return };
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        let Some((leg_id, role)) = self.client_txs.remove(&tx) else {
+            return;
+        };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         match role {
             TxRole::Invite => {
                 leg.invite_client_tx = None;
@@ -234,14 +311,20 @@ impl UserAgent {
                     self.forget_leg(leg_id);
                 }
                 if early && direction == Direction::Outbound {
-                    self.emit(LegEvent::Hangup { leg: leg_id, cause: HangupCause::Timeout });
+                    self.emit(LegEvent::Hangup {
+                        leg: leg_id,
+                        cause: HangupCause::Timeout,
+                    });
                 }
             }
             TxRole::Reinvite => {
                 leg.reinvite = None;
                 // RFC 3261 §14.1: a re-INVITE that times out ends the dialog.
                 self.send_bye(now, leg_id);
-                self.emit(LegEvent::Hangup { leg: leg_id, cause: HangupCause::Timeout });
+                self.emit(LegEvent::Hangup {
+                    leg: leg_id,
+                    cause: HangupCause::Timeout,
+                });
             }
             TxRole::Other => {}
         }

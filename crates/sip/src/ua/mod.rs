@@ -91,6 +91,10 @@ pub enum LegEvent {
 
 /// Output of the user agent.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "drained at once; boxing every request costs an allocation per message"
+)]
 pub enum UaOutput {
     /// Bytes to send.
     Transmit(Transmit),
@@ -274,16 +278,25 @@ impl UserAgent {
         code: u16,
         sdp: Option<Bytes>,
     ) -> Result<(), UaError> {
-        let (tx, response) = self.inbound_response(leg, code, sdp, "send a provisional response")?;
+        let (tx, response) =
+            self.inbound_response(leg, code, sdp, "send a provisional response")?;
         self.respond(now, tx, response);
         Ok(())
     }
 
     /// Answers an inbound leg with 200 OK; the endpoint retransmits it until the ACK comes.
-    pub fn answer(&mut self, now: Instant, leg_id: LegId, sdp: Option<Bytes>) -> Result<(), UaError> {
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        leg_id: LegId,
+        sdp: Option<Bytes>,
+    ) -> Result<(), UaError> {
         let (tx, response) = self.inbound_response(leg_id, 200, sdp, "answer")?;
         let contact = self.contact_for(self.leg(leg_id)?.peer.transport);
-        let leg = self.legs.get_mut(&leg_id).ok_or(UaError::NoSuchLeg(leg_id))?;
+        let leg = self
+            .legs
+            .get_mut(&leg_id)
+            .ok_or(UaError::NoSuchLeg(leg_id))?;
         let dialog = Dialog::from_uas(&leg.invite, &response, contact);
         self.dialogs.insert(dialog_key(&dialog), leg_id);
         leg.dialog = Some(dialog);
@@ -357,17 +370,34 @@ impl UserAgent {
     }
 
     /// Sends a re-INVITE on a confirmed leg (relaying hold/unhold or a new offer).
-    pub fn reinvite(&mut self, now: Instant, leg_id: LegId, sdp: Option<Bytes>) -> Result<(), UaError> {
-        let leg = self.legs.get_mut(&leg_id).ok_or(UaError::NoSuchLeg(leg_id))?;
+    pub fn reinvite(
+        &mut self,
+        now: Instant,
+        leg_id: LegId,
+        sdp: Option<Bytes>,
+    ) -> Result<(), UaError> {
+        let leg = self
+            .legs
+            .get_mut(&leg_id)
+            .ok_or(UaError::NoSuchLeg(leg_id))?;
         if leg.reinvite.is_some() {
             return Err(UaError::ReinvitePending(leg_id));
         }
-        let Some(dialog) = leg.dialog.as_mut().filter(|_| leg.state == LegState::Confirmed) else {
-            return Err(UaError::WrongState { leg: leg_id, action: "re-INVITE" });
+        let Some(dialog) = leg
+            .dialog
+            .as_mut()
+            .filter(|_| leg.state == LegState::Confirmed)
+        else {
+            return Err(UaError::WrongState {
+                leg: leg_id,
+                action: "re-INVITE",
+            });
         };
         let mut request = dialog.create_request(Method::INVITE);
         let contact = contact_in(&self.config, leg.peer.transport);
-        request.headers.insert_named(&Contact::new(NameAddr::uri(contact)));
+        request
+            .headers
+            .insert_named(&Contact::new(NameAddr::uri(contact)));
         set_sdp(&mut request.headers, &mut request.body, sdp);
         let tx = self.endpoint.send_request(now, request, leg.peer);
         leg.reinvite = Some(PendingReinvite::Outgoing);
@@ -384,18 +414,29 @@ impl UserAgent {
         code: u16,
         sdp: Option<Bytes>,
     ) -> Result<(), UaError> {
-        let leg = self.legs.get_mut(&leg_id).ok_or(UaError::NoSuchLeg(leg_id))?;
+        let leg = self
+            .legs
+            .get_mut(&leg_id)
+            .ok_or(UaError::NoSuchLeg(leg_id))?;
         let Some(PendingReinvite::Incoming(tx)) = leg.reinvite else {
-            return Err(UaError::WrongState { leg: leg_id, action: "answer a re-INVITE" });
+            return Err(UaError::WrongState {
+                leg: leg_id,
+                action: "answer a re-INVITE",
+            });
         };
         leg.reinvite = None;
         let Some(request) = self.pending_reinvites.remove(&tx) else {
-            return Err(UaError::WrongState { leg: leg_id, action: "answer a re-INVITE" });
+            return Err(UaError::WrongState {
+                leg: leg_id,
+                action: "answer a re-INVITE",
+            });
         };
         let mut response = response_to(&request, StatusCode::from(code), Some(&leg.local_tag));
         if (200..300).contains(&code) {
             let contact = contact_in(&self.config, leg.peer.transport);
-            response.headers.insert_named(&Contact::new(NameAddr::uri(contact)));
+            response
+                .headers
+                .insert_named(&Contact::new(NameAddr::uri(contact)));
             set_sdp(&mut response.headers, &mut response.body, sdp);
         }
         self.server_txs.remove(&tx);
@@ -429,12 +470,17 @@ impl UserAgent {
         let (Direction::Inbound, LegState::Early, Some(tx)) =
             (leg.direction, leg.state, leg.invite_server_tx)
         else {
-            return Err(UaError::WrongState { leg: leg_id, action });
+            return Err(UaError::WrongState {
+                leg: leg_id,
+                action,
+            });
         };
         let mut response = response_to(&leg.invite, StatusCode::from(code), Some(&leg.local_tag));
         if code < 300 {
             let contact = self.contact_for(leg.peer.transport);
-            response.headers.insert_named(&Contact::new(NameAddr::uri(contact)));
+            response
+                .headers
+                .insert_named(&Contact::new(NameAddr::uri(contact)));
             // RFC 3261 §12.1.1: the UAS copies Record-Route into responses that make a dialog.
             for rr in leg.invite.headers.get_raw(&Name::RECORD_ROUTE) {
                 response.headers.insert(Name::RECORD_ROUTE, rr.clone());
@@ -445,7 +491,9 @@ impl UserAgent {
     }
 
     fn send_bye(&mut self, now: Instant, leg_id: LegId) {
-        let Some(leg) = self.legs.get_mut(&leg_id) else { return };
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
         leg.state = LegState::Ended;
         if let Some(dialog) = leg.dialog.as_mut() {
             let bye = dialog.create_request(Method::BYE);
@@ -489,7 +537,11 @@ impl UserAgent {
 
     fn on_event(&mut self, now: Instant, event: Event) {
         match event {
-            Event::Request { tx, source, request } => self.on_request(now, tx, source, request),
+            Event::Request {
+                tx,
+                source,
+                request,
+            } => self.on_request(now, tx, source, request),
             Event::Cancelled { invite_tx, .. } => self.on_cancelled(now, invite_tx),
             Event::Ack { request, .. } => self.on_ack(&request),
             Event::Response { tx, response } => self.on_response(now, tx, response),
@@ -497,7 +549,10 @@ impl UserAgent {
             Event::AckTimeout { tx } => {
                 if let Some((leg, TxRole::Invite)) = self.server_txs.remove(&tx) {
                     self.send_bye(now, leg);
-                    self.emit(LegEvent::Hangup { leg, cause: HangupCause::AckTimeout });
+                    self.emit(LegEvent::Hangup {
+                        leg,
+                        cause: HangupCause::AckTimeout,
+                    });
                 }
             }
         }
@@ -512,15 +567,17 @@ fn contact_in(config: &UaConfig, transport: Transport) -> SipUri {
         .or(config.contacts.first())
         .map(|(_, uri)| uri.clone())
         .unwrap_or_else(|| {
-            SipUri::new(ezk_sip_types::host::HostPort::from(std::net::SocketAddrV4::new(
-                std::net::Ipv4Addr::LOCALHOST,
-                5060,
-            )))
+            SipUri::new(ezk_sip_types::host::HostPort::from(
+                std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 5060),
+            ))
         })
 }
 
 fn dialog_key(dialog: &Dialog) -> (String, String) {
-    (dialog.id().call_id.to_string(), dialog.id().local_tag.to_string())
+    (
+        dialog.id().call_id.to_string(),
+        dialog.id().local_tag.to_string(),
+    )
 }
 
 /// Puts `sdp` (or nothing) as the body with its Content-Type.
@@ -537,5 +594,6 @@ fn set_sdp(headers: &mut ezk_sip_types::Headers, body: &mut Bytes, sdp: Option<B
 
 /// The To tag of a message, if any.
 fn to_tag(msg: &impl HeadersExt) -> Option<String> {
-    msg.to_header().and_then(|to: FromTo| to.tag.map(|t| t.to_string()))
+    msg.header_to()
+        .and_then(|to: FromTo| to.tag.map(|t| t.to_string()))
 }

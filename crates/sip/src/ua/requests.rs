@@ -12,7 +12,12 @@ use crate::message::Request;
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, NOTIFY";
 
 /// An initial INVITE per RFC 3261 §8.1.1; the endpoint adds the Via.
-pub(super) fn build_invite(call: &OutboundCall, from_tag: &str, call_id: &str, contact: SipUri) -> Request {
+pub(super) fn build_invite(
+    call: &OutboundCall,
+    from_tag: &str,
+    call_id: &str,
+    contact: SipUri,
+) -> Request {
     let mut request = Request::new(Method::INVITE, call.request_uri.clone());
     let headers = &mut request.headers;
     for route in &call.route {

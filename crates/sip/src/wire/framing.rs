@@ -28,7 +28,10 @@ impl StreamFramer {
     /// A framer refusing messages larger than `max_message` bytes.
     #[must_use]
     pub fn new(max_message: usize) -> Self {
-        StreamFramer { buf: BytesMut::new(), max_message }
+        StreamFramer {
+            buf: BytesMut::new(),
+            max_message,
+        }
     }
 
     /// Appends bytes read from the stream.
@@ -64,7 +67,11 @@ impl StreamFramer {
         };
         let length = match content_length(&self.buf[..head_end]) {
             Ok(Some(len)) => len,
-            Ok(None) => return Some(Err(WireError::NotSip("stream message without Content-Length"))),
+            Ok(None) => {
+                return Some(Err(WireError::NotSip(
+                    "stream message without Content-Length",
+                )));
+            }
             Err(e) => return Some(Err(e)),
         };
         if head_end + length > self.max_message {
@@ -73,7 +80,9 @@ impl StreamFramer {
         if self.buf.len() < head_end + length {
             return None;
         }
-        Some(Ok(Frame::Message(self.buf.split_to(head_end + length).freeze())))
+        Some(Ok(Frame::Message(
+            self.buf.split_to(head_end + length).freeze(),
+        )))
     }
 }
 
@@ -86,10 +95,15 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, WireError> {
     let text = std::str::from_utf8(head).map_err(|_| WireError::NotSip("head is not UTF-8"))?;
     let mut found = None;
     for line in text.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            let len = value.trim().parse().map_err(|_| WireError::NotSip("malformed Content-Length"))?;
+            let len = value
+                .trim()
+                .parse()
+                .map_err(|_| WireError::NotSip("malformed Content-Length"))?;
             if found.replace(len).is_some_and(|prev| prev != len) {
                 return Err(WireError::NotSip("conflicting Content-Length values"));
             }

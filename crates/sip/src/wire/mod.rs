@@ -73,22 +73,35 @@ impl WireError {
     /// The stateless response to send back, or `None` when the input is dropped silently.
     #[must_use]
     pub fn response(&self) -> Option<Response> {
-        let WireError::BadRequest { status, reason, head } = self else { return None };
+        let WireError::BadRequest {
+            status,
+            reason,
+            head,
+        } = self
+        else {
+            return None;
+        };
         // A request without a Via cannot be answered: there is nowhere to send a response.
-        if !head.headers.iter().any(|(n, _)| Name::from(n.as_str()) == Name::VIA) {
+        if !head.headers.iter().any(|(n, _)| Name::VIA == *n.as_str()) {
             return None;
         }
         let mut response = Response::new(StatusCode::from(*status));
         response.line.reason = Some(bytesstr::BytesStr::from(sanitize_reason(reason)));
         for (name, value) in &head.headers {
-            response.headers.insert(Name::from(name.as_str()), value.as_str());
+            response
+                .headers
+                .insert(Name::from(name.as_str()), value.as_str());
         }
         Some(response)
     }
 }
 
 fn sanitize_reason(reason: &str) -> String {
-    reason.chars().filter(|c| !c.is_control()).take(120).collect()
+    reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect()
 }
 
 /// Parses one datagram, or one message framed from a stream.
@@ -100,7 +113,8 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
         Some(Err(_)) => return Err(WireError::Incomplete),
         None => return Err(WireError::NotSip("empty")),
     };
-    let first = std::str::from_utf8(first).map_err(|_| WireError::NotSip("start line is not UTF-8"))?;
+    let first =
+        std::str::from_utf8(first).map_err(|_| WireError::NotSip("start line is not UTF-8"))?;
     let start = start_line::classify(first)?;
     let mut headers = Headers::new();
     let mut head_fault: Option<String> = None;
@@ -119,7 +133,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
     }
     let head_end = parser.head_end();
     match start {
-        start_line::Start::Request { line, version_ok, scheme_ok } => {
+        start_line::Start::Request {
+            line,
+            version_ok,
+            scheme_ok,
+        } => {
             let fault = head_fault
                 .map(|r| (400, r))
                 .or_else(|| (!version_ok).then(|| (505, "SIP Version Not Supported".to_owned())))
@@ -127,7 +145,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
             let body = body_of(&buffer, head_end, &headers);
             let checked = fault.map_or_else(|| check_request(&headers, line.as_ref()), Err);
             match (checked, body, line) {
-                (Ok(()), Ok(body), Some(line)) => Ok(SipMessage::Request(Request { line, headers, body })),
+                (Ok(()), Ok(body), Some(line)) => Ok(SipMessage::Request(Request {
+                    line,
+                    headers,
+                    body,
+                })),
                 (Err((status, reason)), _, _) | (Ok(()), Err((status, reason)), _) => {
                     Err(bad_request(status, reason, &headers))
                 }
@@ -139,13 +161,22 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
                 return Err(WireError::BadResponse(fault));
             }
             check_single(&headers).map_err(|(_, r)| WireError::BadResponse(r))?;
-            let body = body_of(&buffer, head_end, &headers).map_err(|(_, r)| WireError::BadResponse(r))?;
-            if headers.get_named::<ezk_sip_types::header::typed::CSeq>().is_err()
+            let body =
+                body_of(&buffer, head_end, &headers).map_err(|(_, r)| WireError::BadResponse(r))?;
+            if headers
+                .get_named::<ezk_sip_types::header::typed::CSeq>()
+                .is_err()
                 || !headers.contains(&Name::VIA)
             {
-                return Err(WireError::BadResponse("missing or malformed CSeq/Via".into()));
+                return Err(WireError::BadResponse(
+                    "missing or malformed CSeq/Via".into(),
+                ));
             }
-            Ok(SipMessage::Response(Response { line, headers, body }))
+            Ok(SipMessage::Response(Response {
+                line,
+                headers,
+                body,
+            }))
         }
     }
 }
@@ -161,7 +192,10 @@ fn body_of(buffer: &Bytes, head_end: usize, headers: &Headers) -> Result<Bytes, 
     if values.next().is_some() {
         return Err((400, "Multiple Content-Length values".into()));
     }
-    let len: usize = raw.trim().parse().map_err(|_| (400, "Malformed Content-Length".to_owned()))?;
+    let len: usize = raw
+        .trim()
+        .parse()
+        .map_err(|_| (400, "Malformed Content-Length".to_owned()))?;
     if len > rest {
         return Err((400, "Content-Length larger than the message body".into()));
     }
@@ -189,7 +223,9 @@ fn check_request(
         }
     }
     check_single(headers)?;
-    let cseq = headers.get_named::<CSeq>().map_err(|_| (400, "Malformed CSeq".to_owned()))?;
+    let cseq = headers
+        .get_named::<CSeq>()
+        .map_err(|_| (400, "Malformed CSeq".to_owned()))?;
     if cseq.cseq >= 1 << 31 {
         return Err((400, "CSeq number out of range".into()));
     }
@@ -201,10 +237,18 @@ fn check_request(
             return Err((400, "Headers in the Request-URI".into()));
         }
     }
-    headers.get_named::<CallID>().map_err(|_| (400, "Malformed Call-ID".to_owned()))?;
-    headers.get::<FromTo>(Name::FROM).map_err(|_| (400, "Malformed From".to_owned()))?;
-    headers.get::<FromTo>(Name::TO).map_err(|_| (400, "Malformed To".to_owned()))?;
-    let vias: Vec<Via> = headers.get_named().map_err(|_| (400, "Malformed Via".to_owned()))?;
+    headers
+        .get_named::<CallID>()
+        .map_err(|_| (400, "Malformed Call-ID".to_owned()))?;
+    headers
+        .get::<FromTo>(Name::FROM)
+        .map_err(|_| (400, "Malformed From".to_owned()))?;
+    headers
+        .get::<FromTo>(Name::TO)
+        .map_err(|_| (400, "Malformed To".to_owned()))?;
+    let vias: Vec<Via> = headers
+        .get_named()
+        .map_err(|_| (400, "Malformed Via".to_owned()))?;
     if vias.is_empty() {
         return Err((400, "Malformed Via".into()));
     }
@@ -215,13 +259,20 @@ fn check_request(
 }
 
 fn bad_request(status: u16, reason: String, headers: &Headers) -> WireError {
-    let mut head = RequestHead { headers: Vec::new() };
+    let mut head = RequestHead {
+        headers: Vec::new(),
+    };
     for name in [Name::VIA, Name::FROM, Name::TO, Name::CALL_ID, Name::CSEQ] {
         for value in headers.get_raw(&name) {
-            head.headers.push((name.as_print_str().to_owned(), value.to_string()));
+            head.headers
+                .push((name.as_print_str().to_owned(), value.to_string()));
         }
     }
-    WireError::BadRequest { status, reason, head: Box::new(head) }
+    WireError::BadRequest {
+        status,
+        reason,
+        head: Box::new(head),
+    }
 }
 
 /// Builds the response [`WireError::response`] would, from a parsed request (for callers that

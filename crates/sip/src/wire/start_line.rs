@@ -10,7 +10,11 @@ use super::WireError;
 /// What the start line says.
 pub(super) enum Start {
     /// A request. `line` is `None` when the Request-URI could not be parsed.
-    Request { line: Option<RequestLine>, version_ok: bool, scheme_ok: bool },
+    Request {
+        line: Option<RequestLine>,
+        version_ok: bool,
+        scheme_ok: bool,
+    },
     /// A response.
     Response(StatusLine),
 }
@@ -21,9 +25,12 @@ pub(super) fn classify(first: &str) -> Result<Start, WireError> {
         return response(first);
     }
     let mut parts = first.split(' ');
-    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(WireError::NotSip("request line is not METHOD SP URI SP VERSION"));
+        return Err(WireError::NotSip(
+            "request line is not METHOD SP URI SP VERSION",
+        ));
     };
     if method.is_empty() || !method.bytes().all(is_token) {
         return Err(WireError::NotSip("method is not a token"));
@@ -40,13 +47,19 @@ pub(super) fn classify(first: &str) -> Result<Start, WireError> {
         match RequestLine::parse(&src)(text) {
             // ezk matches method names by prefix and case-insensitively; RFC 3261 §7.1 makes
             // them case-sensitive, so anything not spelled exactly is left to the URI check.
-            Ok((rest, line)) if rest.trim().is_empty() && line.method.to_string() == method => Some(line),
+            Ok((rest, line)) if rest.trim().is_empty() && line.method.to_string() == method => {
+                Some(line)
+            }
             _ => None,
         }
     } else {
         None
     };
-    Ok(Start::Request { line, version_ok, scheme_ok })
+    Ok(Start::Request {
+        line,
+        version_ok,
+        scheme_ok,
+    })
 }
 
 fn response(first: &str) -> Result<Start, WireError> {

@@ -19,7 +19,9 @@ fn bad(text: &str) -> (u16, String) {
 
 #[test]
 fn parses_a_request_with_its_body() {
-    let SipMessage::Request(req) = parse_message(INVITE.as_bytes()).unwrap() else { panic!() };
+    let SipMessage::Request(req) = parse_message(INVITE.as_bytes()).unwrap() else {
+        panic!()
+    };
     assert_eq!(req.line.method, ezk_sip_types::Method::INVITE);
     assert_eq!(&req.body[..], b"v=0\n");
 }
@@ -27,7 +29,9 @@ fn parses_a_request_with_its_body() {
 #[test]
 fn datagram_longer_than_content_length_is_truncated() {
     let text = format!("{INVITE}garbage");
-    let SipMessage::Request(req) = parse_message(text.as_bytes()).unwrap() else { panic!() };
+    let SipMessage::Request(req) = parse_message(text.as_bytes()).unwrap() else {
+        panic!()
+    };
     assert_eq!(&req.body[..], b"v=0\n");
 }
 
@@ -40,12 +44,18 @@ fn body_shorter_than_content_length_is_400() {
 #[test]
 fn cseq_method_mismatch_is_400() {
     let text = INVITE.replace("CSeq: 314159 INVITE", "CSeq: 314159 ACK");
-    assert_eq!(bad(&text), (400, "CSeq method does not match the request line".into()));
+    assert_eq!(
+        bad(&text),
+        (400, "CSeq method does not match the request line".into())
+    );
 }
 
 #[test]
 fn duplicate_call_id_is_400() {
-    let text = INVITE.replace("Call-ID: a84b4c76e66710@pc33\r\n", "Call-ID: a@b\r\nCall-ID: c@d\r\n");
+    let text = INVITE.replace(
+        "Call-ID: a84b4c76e66710@pc33\r\n",
+        "Call-ID: a@b\r\nCall-ID: c@d\r\n",
+    );
     assert_eq!(bad(&text).0, 400);
 }
 
@@ -57,8 +67,14 @@ fn missing_cseq_is_400_naming_it() {
 
 #[test]
 fn unknown_version_is_505_and_unknown_scheme_416() {
-    assert_eq!(bad(&INVITE.replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia")).0, 505);
-    assert_eq!(bad(&INVITE.replace("INVITE sip:1002@", "INVITE tel:1002@")).0, 416);
+    assert_eq!(
+        bad(&INVITE.replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia")).0,
+        505
+    );
+    assert_eq!(
+        bad(&INVITE.replace("INVITE sip:1002@", "INVITE tel:1002@")).0,
+        416
+    );
 }
 
 #[test]
@@ -68,13 +84,21 @@ fn error_response_copies_the_dialog_headers() {
     let response = err.response().unwrap();
     assert_eq!(response.code(), 400);
     let encoded = String::from_utf8(response.encode().to_vec()).unwrap();
-    assert!(encoded.contains("Call-ID: a84b4c76e66710@pc33"), "{encoded}");
+    assert!(
+        encoded.contains("Call-ID: a84b4c76e66710@pc33"),
+        "{encoded}"
+    );
     assert!(encoded.contains("branch=z9hG4bK776asdhds"), "{encoded}");
 }
 
 #[test]
 fn garbage_and_bad_responses_get_no_answer() {
-    for input in [&b"\x00\x01\x02"[..], b"hello world\r\n\r\n", b"SIP/2.0 999 Odd\r\n\r\n", b""] {
+    for input in [
+        &b"\x00\x01\x02"[..],
+        b"hello world\r\n\r\n",
+        b"SIP/2.0 999 Odd\r\n\r\n",
+        b"",
+    ] {
         let err = parse_message(input).unwrap_err();
         assert!(err.response().is_none(), "{err:?}");
     }
@@ -87,7 +111,9 @@ fn stream_framer_splits_messages_and_keepalives() {
     framer.push(INVITE.as_bytes());
     framer.push(&INVITE.as_bytes()[..20]);
     assert_eq!(framer.next_frame(), Some(Ok(Frame::KeepAlivePing)));
-    let Some(Ok(Frame::Message(msg))) = framer.next_frame() else { panic!() };
+    let Some(Ok(Frame::Message(msg))) = framer.next_frame() else {
+        panic!()
+    };
     assert_eq!(&msg[..], INVITE.as_bytes());
     assert_eq!(framer.next_frame(), None);
     framer.push(&INVITE.as_bytes()[20..]);

@@ -30,7 +30,10 @@ pub fn fork_targets(
     contacts
         .map(|(contact, flow, path)| {
             let to_uri = SipUri::new(HostPort::from(flow.addr)).user(BytesStr::from(extension));
-            let to = NameAddr { name: directory.display_name(extension).map(BytesStr::from), uri: to_uri };
+            let to = NameAddr {
+                name: directory.display_name(extension).map(BytesStr::from),
+                uri: to_uri,
+            };
             let from = from.clone().map_or_else(
                 || NameAddr::uri(SipUri::new(HostPort::host_name("switchboard.invalid"))),
                 |mut from| {

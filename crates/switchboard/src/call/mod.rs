@@ -27,8 +27,8 @@ const RING_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum CallCommand {
     /// Place an outbound leg; the core replies with its id and sends its events to `events`.
     Invite {
-        /// What to send.
-        call: OutboundCall,
+        /// What to send (boxed: it dwarfs the other commands).
+        call: Box<OutboundCall>,
         /// Where the new leg's events go.
         events: mpsc::Sender<LegEvent>,
         /// The new leg's id.
@@ -95,9 +95,16 @@ pub struct CallSetup {
 }
 
 /// Runs one call to its end.
-pub async fn run(setup: CallSetup, core: mpsc::Sender<CoreInput>, events: mpsc::Receiver<LegEvent>) {
+pub async fn run(
+    setup: CallSetup,
+    core: mpsc::Sender<CoreInput>,
+    events: mpsc::Receiver<LegEvent>,
+) {
     let span = tracing::info_span!("call", inbound = %setup.inbound, caller = %setup.caller);
-    Bridge::new(setup.inbound, core, events).run(setup.targets).instrument(span).await;
+    Bridge::new(setup.inbound, core, events)
+        .run(setup.targets)
+        .instrument(span)
+        .await;
 }
 
 /// The state of a call-through.
@@ -118,7 +125,11 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn new(inbound: LegId, core: mpsc::Sender<CoreInput>, events: mpsc::Receiver<LegEvent>) -> Self {
+    fn new(
+        inbound: LegId,
+        core: mpsc::Sender<CoreInput>,
+        events: mpsc::Receiver<LegEvent>,
+    ) -> Self {
         Bridge {
             inbound,
             core,
@@ -170,7 +181,12 @@ impl Bridge {
                 // Relay the first 180, and any 183 with early media.
                 if !self.sent_progress || sdp.is_some() {
                     self.sent_progress = true;
-                    self.send(CallCommand::Progress { leg: self.inbound, code, sdp }).await;
+                    self.send(CallCommand::Progress {
+                        leg: self.inbound,
+                        code,
+                        sdp,
+                    })
+                    .await;
                 }
             }
             LegEvent::Answered { leg, sdp } => {
@@ -184,7 +200,11 @@ impl Bridge {
                 for other in std::mem::take(&mut self.ringing) {
                     self.send(CallCommand::Hangup { leg: other }).await;
                 }
-                self.send(CallCommand::Answer { leg: self.inbound, sdp }).await;
+                self.send(CallCommand::Answer {
+                    leg: self.inbound,
+                    sdp,
+                })
+                .await;
             }
             LegEvent::Hangup { leg, cause } => return self.on_hangup(leg, cause).await,
             LegEvent::Reinvite { leg, sdp } => self.relay_reinvite(leg, sdp).await,
@@ -192,14 +212,23 @@ impl Bridge {
                 if let Some((from, to)) = self.relaying.take()
                     && to == leg
                 {
-                    self.send(CallCommand::AnswerReinvite { leg: from, code, sdp }).await;
+                    self.send(CallCommand::AnswerReinvite {
+                        leg: from,
+                        code,
+                        sdp,
+                    })
+                    .await;
                 }
             }
             other => tracing::debug!(?other, "leg event not used by call-through"),
         }
         if self.answered.is_none() && self.ringing.is_empty() {
             let code = select_final(&self.failures);
-            self.send(CallCommand::Reject { leg: self.inbound, code }).await;
+            self.send(CallCommand::Reject {
+                leg: self.inbound,
+                code,
+            })
+            .await;
             return Break(());
         }
         Continue(())
@@ -210,7 +239,10 @@ impl Bridge {
         tracing::info!(%leg, cause = cause.as_str(), "leg ended");
         if leg == self.inbound {
             // The caller left: cancel what still rings, hang up what answered.
-            for other in std::mem::take(&mut self.ringing).into_iter().chain(self.answered) {
+            for other in std::mem::take(&mut self.ringing)
+                .into_iter()
+                .chain(self.answered)
+            {
                 self.send(CallCommand::Hangup { leg: other }).await;
             }
             return Break(());
@@ -228,7 +260,11 @@ impl Bridge {
         if self.answered.is_none() && self.ringing.is_empty() {
             let code = select_final(&self.failures);
             tracing::info!(code, "every contact failed");
-            self.send(CallCommand::Reject { leg: self.inbound, code }).await;
+            self.send(CallCommand::Reject {
+                leg: self.inbound,
+                code,
+            })
+            .await;
             return Break(());
         }
         Continue(())
@@ -236,23 +272,46 @@ impl Bridge {
 
     async fn relay_reinvite(&mut self, from: LegId, sdp: Option<Bytes>) {
         let Some(answered) = self.answered else {
-            self.send(CallCommand::AnswerReinvite { leg: from, code: 491, sdp: None }).await;
+            self.send(CallCommand::AnswerReinvite {
+                leg: from,
+                code: 491,
+                sdp: None,
+            })
+            .await;
             return;
         };
-        let to = if from == self.inbound { answered } else { self.inbound };
+        let to = if from == self.inbound {
+            answered
+        } else {
+            self.inbound
+        };
         if self.relaying.is_some() {
-            self.send(CallCommand::AnswerReinvite { leg: from, code: 491, sdp: None }).await;
+            self.send(CallCommand::AnswerReinvite {
+                leg: from,
+                code: 491,
+                sdp: None,
+            })
+            .await;
             return;
         }
         self.relaying = Some((from, to));
-        self.send(CallCommand::Reinvite { leg: to, sdp, for_leg: from }).await;
+        self.send(CallCommand::Reinvite {
+            leg: to,
+            sdp,
+            for_leg: from,
+        })
+        .await;
     }
 
     async fn give_up(&mut self, code: u16) {
         for leg in std::mem::take(&mut self.ringing) {
             self.send(CallCommand::Hangup { leg }).await;
         }
-        self.send(CallCommand::Reject { leg: self.inbound, code }).await;
+        self.send(CallCommand::Reject {
+            leg: self.inbound,
+            code,
+        })
+        .await;
     }
 
     async fn send(&self, command: CallCommand) {

@@ -3,7 +3,10 @@ use super::*;
 #[test]
 fn embedded_defaults_are_the_shipped_file_and_valid() {
     let config = Config::default_embedded().unwrap();
-    assert_eq!(config.sip.udp, vec!["127.0.0.1:5060".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(
+        config.sip.udp,
+        vec!["127.0.0.1:5060".parse::<SocketAddr>().unwrap()]
+    );
     assert_eq!(config.sip.tcp, config.sip.udp);
     let extensions: Vec<_> = config.agents.iter().map(|a| a.extension.as_str()).collect();
     assert_eq!(extensions, ["1001", "1002", "1003", "1004"]);
@@ -38,11 +41,26 @@ fn unknown_keys_are_named() {
 #[test]
 fn invalid_values_name_their_key() {
     let cases = [
-        (DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"10a3\""), "agents[2].extension"),
-        (DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"1001\""), "agents[2].extension"),
-        (DEFAULT_TOML.replace("password = \"demo-1004\"", "password = \"x\""), "agents[3].password"),
-        (DEFAULT_TOML.replace("min_expires = 60", "min_expires = 7200"), "sip.min_expires"),
-        (DEFAULT_TOML.replace("127.0.0.0/8", "127.0.0.0/88"), "allow_from"),
+        (
+            DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"10a3\""),
+            "agents[2].extension",
+        ),
+        (
+            DEFAULT_TOML.replace("extension = \"1003\"", "extension = \"1001\""),
+            "agents[2].extension",
+        ),
+        (
+            DEFAULT_TOML.replace("password = \"demo-1004\"", "password = \"x\""),
+            "agents[3].password",
+        ),
+        (
+            DEFAULT_TOML.replace("min_expires = 60", "min_expires = 7200"),
+            "sip.min_expires",
+        ),
+        (
+            DEFAULT_TOML.replace("127.0.0.0/8", "127.0.0.0/88"),
+            "allow_from",
+        ),
     ];
     for (text, key) in cases {
         let message = Config::parse(&text, "x.toml").unwrap_err().to_string();

@@ -32,6 +32,10 @@ const BATCH: usize = 64;
 
 /// What reaches the core.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every input is a Message; boxing it costs an allocation each"
+)]
 pub enum CoreInput {
     /// A checked message from a transport.
     Message {
@@ -81,7 +85,15 @@ impl Core {
         sender: Sender,
         input: mpsc::Sender<CoreInput>,
     ) -> Self {
-        Core { ua, registrar, auth, directory, sender, legs: HashMap::new(), input }
+        Core {
+            ua,
+            registrar,
+            auth,
+            directory,
+            sender,
+            legs: HashMap::new(),
+            input,
+        }
     }
 
     /// Runs until every sender of `rx` is gone.
@@ -129,7 +141,11 @@ impl Core {
         while let Some(output) = self.ua.poll_output() {
             match output {
                 UaOutput::Transmit(t) => self.sender.send(t.dest, t.bytes),
-                UaOutput::Request { tx, source, request } => self.on_request(now, tx, source, request),
+                UaOutput::Request {
+                    tx,
+                    source,
+                    request,
+                } => self.on_request(now, tx, source, request),
                 UaOutput::Leg(event) => self.route_leg_event(event),
             }
         }
@@ -163,7 +179,11 @@ impl Core {
             self.on_invite(now, tx, source, request);
         } else if method == Method::BYE || method == Method::INFO {
             // Out-of-dialog BYE/INFO (no To tag): there is no such dialog.
-            self.ua.respond(now, tx, response_to(&request, StatusCode::from(481), Some("sb-nodlg")));
+            self.ua.respond(
+                now,
+                tx,
+                response_to(&request, StatusCode::from(481), Some("sb-nodlg")),
+            );
         } else {
             let mut response = response_to(&request, StatusCode::from(405), Some("sb-405"));
             response.headers.insert(Name::ALLOW, ALLOW);
@@ -190,7 +210,10 @@ impl Core {
     }
 
     fn on_invite(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: Request) {
-        let max_forwards = request.headers.get_named::<MaxForwards>().map_or(70, |m| m.0);
+        let max_forwards = request
+            .headers
+            .get_named::<MaxForwards>()
+            .map_or(70, |m| m.0);
         // RFC 3261 §16.3 step 3, applied to the leg we would create: no hop budget left.
         if max_forwards == 0 {
             let response = response_to(&request, StatusCode::from(483), Some("sb-483"));
@@ -201,9 +224,11 @@ impl Core {
             Some(caller) => caller,
             None => {
                 let directory = self.directory.clone();
-                let outcome = self.auth.verify(now, &request, Name::PROXY_AUTHORIZATION, |user| {
-                    directory.password(user).map(str::to_owned)
-                });
+                let outcome = self
+                    .auth
+                    .verify(now, &request, Name::PROXY_AUTHORIZATION, |user| {
+                        directory.password(user).map(str::to_owned)
+                    });
                 match outcome {
                     AuthOutcome::Authenticated { user } => Caller::Agent(user),
                     other => {
@@ -217,29 +242,56 @@ impl Core {
         let target = switchboard_sip::uri_user(&request.line.uri).unwrap_or_default();
         if !self.directory.is_agent(&target) {
             tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unknown extension");
-            self.ua.respond(now, tx, response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")));
+            self.ua.respond(
+                now,
+                tx,
+                response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")),
+            );
             return;
         }
         let bindings = self.registrar.lookup(now, &target);
         let static_contact = self.directory.static_contact(&target);
         if bindings.is_empty() && static_contact.is_none() {
             tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unregistered agent");
-            let response = response_to(&request, StatusCode::TEMPORARILY_UNAVAILABLE, Some("sb-480"));
+            let response = response_to(
+                &request,
+                StatusCode::TEMPORARILY_UNAVAILABLE,
+                Some("sb-480"),
+            );
             self.ua.respond(now, tx, response);
             return;
         }
-        let targets = call::fork_targets(&request, &target, &bindings, static_contact, max_forwards - 1, &self.directory);
+        let targets = call::fork_targets(
+            &request,
+            &target,
+            &bindings,
+            static_contact,
+            max_forwards - 1,
+            &self.directory,
+        );
         let leg = self.ua.accept(tx, source, request);
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
         self.legs.insert(leg, events_tx);
         let core = self.input.clone();
-        tokio::spawn(call::run(call::CallSetup { inbound: leg, caller, targets }, core, events_rx));
+        tokio::spawn(call::run(
+            call::CallSetup {
+                inbound: leg,
+                caller,
+                targets,
+            },
+            core,
+            events_rx,
+        ));
     }
 
     fn on_call_command(&mut self, now: Instant, command: CallCommand) {
         let result = match command {
-            CallCommand::Invite { call, events, reply } => {
-                let leg = self.ua.invite(now, call);
+            CallCommand::Invite {
+                call,
+                events,
+                reply,
+            } => {
+                let leg = self.ua.invite(now, *call);
                 self.legs.insert(leg, events);
                 let _ = reply.send(leg);
                 Ok(())
@@ -262,7 +314,9 @@ impl Core {
                 }
                 sent
             }
-            CallCommand::AnswerReinvite { leg, code, sdp } => self.ua.answer_reinvite(now, leg, code, sdp),
+            CallCommand::AnswerReinvite { leg, code, sdp } => {
+                self.ua.answer_reinvite(now, leg, code, sdp)
+            }
         };
         if let Err(err) = result {
             tracing::debug!(%err, "call command not carried out");
@@ -292,6 +346,12 @@ pub(crate) async fn invite(
     events: mpsc::Sender<LegEvent>,
 ) -> Option<LegId> {
     let (reply, rx) = oneshot::channel();
-    core.send(CoreInput::Call(CallCommand::Invite { call, events, reply })).await.ok()?;
+    core.send(CoreInput::Call(CallCommand::Invite {
+        call: Box::new(call),
+        events,
+        reply,
+    }))
+    .await
+    .ok()?;
     rx.await.ok()
 }

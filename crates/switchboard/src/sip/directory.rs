@@ -90,13 +90,19 @@ impl Directory {
     /// (an agent on the same host who answers a challenge is still treated as the agent).
     #[must_use]
     pub fn classify(&self, request: &Request, source: Peer) -> Option<Caller> {
-        if request.headers.contains(&ezk_sip_types::Name::PROXY_AUTHORIZATION) {
+        if request
+            .headers
+            .contains(&ezk_sip_types::Name::PROXY_AUTHORIZATION)
+        {
             return None;
         }
-        self.trunk_for(source.addr.ip()).map(|t| Caller::Trunk(t.name.clone()))
+        self.trunk_for(source.addr.ip())
+            .map(|t| Caller::Trunk(t.name.clone()))
     }
 
     fn trunk_for(&self, ip: IpAddr) -> Option<&TrunkEntry> {
-        self.trunks.iter().find(|t| t.allow_from.iter().any(|net| net.contains(ip)))
+        self.trunks
+            .iter()
+            .find(|t| t.allow_from.iter().any(|net| net.contains(ip)))
     }
 }

@@ -51,8 +51,17 @@ pub struct Sender {
 impl Sender {
     /// A sender over the first UDP socket (if any); TCP connections register as they come up.
     #[must_use]
-    pub fn new(udp: Option<Arc<UdpSocket>>, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) -> Self {
-        Sender { udp, tcp: HashMap::new(), core, stats }
+    pub fn new(
+        udp: Option<Arc<UdpSocket>>,
+        core: mpsc::Sender<CoreInput>,
+        stats: Arc<TransportStats>,
+    ) -> Self {
+        Sender {
+            udp,
+            tcp: HashMap::new(),
+            core,
+            stats,
+        }
     }
 
     /// A TCP connection (accepted or opened by us) is up: messages to `addr` go to `writer`.
@@ -82,10 +91,9 @@ impl Sender {
             Transport::Tcp => {
                 if let Some(writer) = self.tcp.get(&dest.addr) {
                     match writer.try_send(bytes) {
-                        Ok(()) => return,
+                        Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             tracing::warn!(%dest.addr, "TCP peer too slow; message dropped");
-                            return;
                         }
                         Err(mpsc::error::TrySendError::Closed(bytes)) => {
                             self.tcp.remove(&dest.addr);
@@ -108,7 +116,9 @@ impl Sender {
         let stats = self.stats.clone();
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => run_tcp_connection(stream, addr, writer, queue, core, stats).await,
+                Ok(Ok(stream)) => {
+                    run_tcp_connection(stream, addr, writer, queue, core, stats).await
+                }
                 Ok(Err(err)) => tracing::info!(%addr, %err, "TCP connect failed"),
                 Err(_) => tracing::info!(%addr, "TCP connect timed out"),
             }
@@ -117,7 +127,11 @@ impl Sender {
 }
 
 /// Reads datagrams from one UDP socket until the socket fails.
-pub async fn run_udp(socket: Arc<UdpSocket>, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) {
+pub async fn run_udp(
+    socket: Arc<UdpSocket>,
+    core: mpsc::Sender<CoreInput>,
+    stats: Arc<TransportStats>,
+) {
     let mut buf = vec![0u8; wire::MAX_DATAGRAM];
     let mut limiter = LogLimiter::default();
     loop {
@@ -129,7 +143,10 @@ pub async fn run_udp(socket: Arc<UdpSocket>, core: mpsc::Sender<CoreInput>, stat
                 continue;
             }
         };
-        let peer = Peer { transport: Transport::Udp, addr };
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr,
+        };
         let datagram = &buf[..len];
         if datagram.iter().all(|b| matches!(b, b'\r' | b'\n')) {
             continue; // RFC 5626 §4.4.1 keepalive CRLF over UDP carries nothing.
@@ -150,7 +167,11 @@ pub async fn run_udp(socket: Arc<UdpSocket>, core: mpsc::Sender<CoreInput>, stat
 }
 
 /// Accepts TCP connections until the listener fails.
-pub async fn run_tcp_listener(listener: TcpListener, core: mpsc::Sender<CoreInput>, stats: Arc<TransportStats>) {
+pub async fn run_tcp_listener(
+    listener: TcpListener,
+    core: mpsc::Sender<CoreInput>,
+    stats: Arc<TransportStats>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -180,7 +201,10 @@ async fn run_tcp_connection(
     if core.send(CoreInput::TcpUp { addr, writer }).await.is_err() {
         return;
     }
-    let peer = Peer { transport: Transport::Tcp, addr };
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr,
+    };
     let mut framer = StreamFramer::new(MAX_STREAM_MESSAGE);
     let mut buf = vec![0u8; 16 * 1024];
     let mut limiter = LogLimiter::default();
@@ -238,15 +262,23 @@ async fn run_tcp_connection(
 
 /// Hands a parsed message to the core. Returns a 503 to send back when the core is saturated and
 /// the message is a request that deserves an answer.
-fn offer(core: &mpsc::Sender<CoreInput>, source: Peer, msg: SipMessage, stats: &TransportStats) -> Option<Bytes> {
+fn offer(
+    core: &mpsc::Sender<CoreInput>,
+    source: Peer,
+    msg: SipMessage,
+    stats: &TransportStats,
+) -> Option<Bytes> {
     match core.try_send(CoreInput::Message { source, msg }) {
         Ok(()) => None,
-        Err(mpsc::error::TrySendError::Full(CoreInput::Message { msg: SipMessage::Request(req), .. }))
-            if req.method() != &ezk_sip_types::Method::ACK =>
-        {
+        Err(mpsc::error::TrySendError::Full(CoreInput::Message {
+            msg: SipMessage::Request(req),
+            ..
+        })) if req.method() != &ezk_sip_types::Method::ACK => {
             stats.shed_overload.fetch_add(1, Ordering::Relaxed);
             let mut response = response_to(&req, StatusCode::SERVICE_UNAVAILABLE, None);
-            response.headers.insert(ezk_sip_types::Name::RETRY_AFTER, "1");
+            response
+                .headers
+                .insert(ezk_sip_types::Name::RETRY_AFTER, "1");
             Some(response.encode())
         }
         Err(_) => {
@@ -257,7 +289,12 @@ fn offer(core: &mpsc::Sender<CoreInput>, source: Peer, msg: SipMessage, stats: &
 }
 
 /// Counts a malformed message and returns the stateless answer, if it deserves one.
-fn reject(err: &WireError, stats: &TransportStats, limiter: &mut LogLimiter, peer: Peer) -> Option<Bytes> {
+fn reject(
+    err: &WireError,
+    stats: &TransportStats,
+    limiter: &mut LogLimiter,
+    peer: Peer,
+) -> Option<Bytes> {
     if limiter.allow(Instant::now()) {
         tracing::info!(source = %peer.addr, %err, "malformed SIP message");
     }
