@@ -461,7 +461,7 @@ impl Endpoint {
             ClientMachine::NonInvite(m) => m.on_response(now, code),
         };
         let dest = tx.dest;
-        let cancel = tx.cancel_pending && (101..200).contains(&code);
+        let cancel = tx.cancel_pending && (100..200).contains(&code);
         if tx.cancel_pending && code >= 200 {
             tx.cancel_pending = false;
         }
