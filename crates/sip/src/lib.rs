@@ -27,3 +27,6 @@ pub mod wire;
 pub use message::{
     HeadersExt, Peer, Request, Response, SipMessage, Transport, response_to, uri_user,
 };
+
+#[cfg(test)]
+mod test_support;

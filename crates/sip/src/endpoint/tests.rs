@@ -22,8 +22,17 @@ fn endpoint(port: u16, seed: u64) -> Endpoint {
     Endpoint::new(EndpointConfig {
         timers: Timers::default(),
         user_agent: "test".into(),
-        via_sent_by: vec![(Transport::Udp, HostPort::from(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), port)))],
-        allowed_methods: vec![Method::INVITE, Method::ACK, Method::CANCEL, Method::BYE, Method::OPTIONS],
+        via_sent_by: vec![(
+            Transport::Udp,
+            HostPort::from(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), port)),
+        )],
+        allowed_methods: vec![
+            Method::INVITE,
+            Method::ACK,
+            Method::CANCEL,
+            Method::BYE,
+            Method::OPTIONS,
+        ],
         supported: vec!["path".into()],
         rng_seed: seed,
     })
@@ -113,21 +122,36 @@ impl Pair {
     }
 
     fn peer(port: u16) -> Peer {
-        Peer { transport: Transport::Udp, addr: addr(port) }
+        Peer {
+            transport: Transport::Udp,
+            addr: addr(port),
+        }
     }
 
     /// Moves outputs of both endpoints onto the wire or into their event queues.
     fn drain(&mut self) {
         for from_a in [true, false] {
             loop {
-                let out = if from_a { self.a.poll_output() } else { self.b.poll_output() };
+                let out = if from_a {
+                    self.a.poll_output()
+                } else {
+                    self.b.poll_output()
+                };
                 let Some(out) = out else { break };
                 match out {
                     Output::Transmit(t) => {
-                        let line = String::from_utf8_lossy(&t.bytes).lines().next().unwrap_or_default().to_owned();
+                        let line = String::from_utf8_lossy(&t.bytes)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
                         self.log.push((self.now - self.start, from_a, line));
                         if !self.drop.contains(&self.sent) {
-                            self.wire.push(Packet { at: self.now + LATENCY, to_b: from_a, bytes: t.bytes });
+                            self.wire.push(Packet {
+                                at: self.now + LATENCY,
+                                to_b: from_a,
+                                bytes: t.bytes,
+                            });
                         }
                         self.sent += 1;
                     }
@@ -142,10 +166,17 @@ impl Pair {
     fn step(&mut self, until: Instant) -> bool {
         self.drain();
         let next_packet = self.wire.iter().map(|p| p.at).min();
-        let next = [next_packet, self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
-        let Some(next) = next.filter(|t| *t <= until) else { return false };
+        let next = [next_packet, self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next.filter(|t| *t <= until) else {
+            return false;
+        };
         self.now = self.now.max(next);
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.wire).into_iter().partition(|p| p.at <= self.now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.wire)
+            .into_iter()
+            .partition(|p| p.at <= self.now);
         self.wire = later;
         for packet in due {
             let msg = parse_message(&packet.bytes).expect("endpoints print parseable messages");
@@ -182,7 +213,11 @@ impl Pair {
     }
 
     fn sends(&self, from_a: bool, prefix: &str) -> Vec<Duration> {
-        self.log.iter().filter(|(_, a, l)| *a == from_a && l.starts_with(prefix)).map(|(t, _, _)| *t).collect()
+        self.log
+            .iter()
+            .filter(|(_, a, l)| *a == from_a && l.starts_with(prefix))
+            .map(|(t, _, _)| *t)
+            .collect()
     }
 }
 
@@ -195,12 +230,16 @@ fn non_invite_retransmits_per_timer_e_and_times_out_at_timer_f() {
     let mut p = Pair::new();
     p.drop = (0..100).collect(); // total loss
     let tx = p.a.send_request(p.now, options_req(), Pair::peer(5061));
-    let Event::ClientTimeout { tx: t } = p.next_a() else { panic!("expected a timeout") };
+    let Event::ClientTimeout { tx: t } = p.next_a() else {
+        panic!("expected a timeout")
+    };
     assert_eq!(t, tx);
     // RFC 3261 §17.1.2.2: 500 ms, doubling to T2 = 4 s, until Timer F = 64·T1 = 32 s.
     assert_eq!(
         p.sends(true, "OPTIONS"),
-        ms(&[0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500])
+        ms(&[
+            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
+        ])
     );
     assert_eq!(p.now - p.start, Duration::from_secs(32));
     p.run_for(Duration::from_secs(10));
@@ -213,14 +252,20 @@ fn invite_timer_a_doubles_without_cap_until_timer_b() {
     p.drop = (0..100).collect();
     p.a.send_request(p.now, invite(), Pair::peer(5061));
     assert!(matches!(p.next_a(), Event::ClientTimeout { .. }));
-    assert_eq!(p.sends(true, "INVITE"), ms(&[0, 500, 1500, 3500, 7500, 15500, 31500]));
+    assert_eq!(
+        p.sends(true, "INVITE"),
+        ms(&[0, 500, 1500, 3500, 7500, 15500, 31500])
+    );
 }
 
 #[test]
 fn reliable_transports_never_retransmit() {
     let mut p = Pair::new();
     p.drop = (0..100).collect();
-    let tcp = Peer { transport: Transport::Tcp, addr: addr(5061) };
+    let tcp = Peer {
+        transport: Transport::Tcp,
+        addr: addr(5061),
+    };
     p.a.send_request(p.now, options_req(), tcp);
     assert!(matches!(p.next_a(), Event::ClientTimeout { .. }));
     assert_eq!(p.sends(true, "OPTIONS"), ms(&[0]));
@@ -233,12 +278,34 @@ fn call_survives_loss_and_retransmissions_are_absorbed() {
     // Datagrams in send order: INVITE (lost), INVITE again, 100, 180, 200 (lost), …
     p.drop = vec![0, 4];
     let tx = p.a.send_request(p.now, invite(), Pair::peer(5061));
-    let Event::Request { tx: stx, request, .. } = p.next_b() else { panic!() };
+    let Event::Request {
+        tx: stx, request, ..
+    } = p.next_b()
+    else {
+        panic!()
+    };
     assert_eq!(request.method(), &Method::INVITE);
     // received/rport stamped for the way back (RFC 3581)
-    assert!(request.top_via().unwrap().params.get_val("rport").is_some_and(|v| v == "5060"));
-    p.b.send_response(p.now, stx, response_to(&request, StatusCode::RINGING, Some("b1"))).unwrap();
-    p.b.send_response(p.now, stx, response_to(&request, StatusCode::OK, Some("b1"))).unwrap();
+    assert!(
+        request
+            .top_via()
+            .unwrap()
+            .params
+            .get_val("rport")
+            .is_some_and(|v| v == "5060")
+    );
+    p.b.send_response(
+        p.now,
+        stx,
+        response_to(&request, StatusCode::RINGING, Some("b1")),
+    )
+    .unwrap();
+    p.b.send_response(
+        p.now,
+        stx,
+        response_to(&request, StatusCode::OK, Some("b1")),
+    )
+    .unwrap();
     let mut codes = Vec::new();
     while let Event::Response { tx: t, response } = p.next_a() {
         assert_eq!(t, tx);
@@ -256,7 +323,8 @@ fn call_survives_loss_and_retransmissions_are_absorbed() {
     assert_eq!(p.sends(true, "INVITE").len(), 2);
     assert!(p.b_events.is_empty());
     // The ACK (built by the TU from the dialog; here by hand) stops B's retransmissions.
-    let ack = parse_req("ACK sip:bob@127.0.0.1:5061 SIP/2.0
+    let ack = parse_req(
+        "ACK sip:bob@127.0.0.1:5061 SIP/2.0
 Max-Forwards: 70
 From: <sip:alice@127.0.0.1>;tag=a1
 To: <sip:bob@127.0.0.1>;tag=b1
@@ -264,12 +332,17 @@ Call-ID: call-1@test
 CSeq: 1 ACK
 Content-Length: 0
 
-");
+",
+    );
     p.a.send_stateless(p.now, ack, Pair::peer(5061));
     assert!(matches!(p.next_b(), Event::Ack { .. }));
     let before = p.sends(false, "SIP/2.0 200").len();
     p.run_for(Duration::from_secs(40));
-    assert_eq!(p.sends(false, "SIP/2.0 200").len(), before, "2xx retransmission stops at the ACK");
+    assert_eq!(
+        p.sends(false, "SIP/2.0 200").len(),
+        before,
+        "2xx retransmission stops at the ACK"
+    );
     assert!(p.b_events.is_empty(), "no AckTimeout");
     assert_eq!(p.a.transaction_count(), (0, 0));
     assert_eq!(p.b.transaction_count(), (0, 0));
@@ -279,10 +352,15 @@ Content-Length: 0
 fn unacknowledged_2xx_gives_up_after_64_t1() {
     let mut p = Pair::new();
     p.a.send_request(p.now, invite(), Pair::peer(5061));
-    let Event::Request { tx, request, .. } = p.next_b() else { panic!() };
-    p.b.send_response(p.now, tx, response_to(&request, StatusCode::OK, Some("b1"))).unwrap();
+    let Event::Request { tx, request, .. } = p.next_b() else {
+        panic!()
+    };
+    p.b.send_response(p.now, tx, response_to(&request, StatusCode::OK, Some("b1")))
+        .unwrap();
     let start = p.now;
-    let Event::AckTimeout { tx: t } = p.next_b() else { panic!("expected AckTimeout") };
+    let Event::AckTimeout { tx: t } = p.next_b() else {
+        panic!("expected AckTimeout")
+    };
     assert_eq!(t, tx);
     assert_eq!(p.now - start, Duration::from_secs(32));
     // T1 doubling, capped at T2: 0.5, 1.5, 3.5, 7.5, 11.5, … until 32 s.
@@ -296,12 +374,27 @@ fn cancel_waits_for_a_provisional_and_ends_with_487() {
     let tx = p.a.send_request(p.now, invite(), Pair::peer(5061));
     p.a.send_cancel(p.now, tx).unwrap();
     p.drain();
-    assert!(p.sends(true, "CANCEL").is_empty(), "§9.1: no CANCEL before a provisional");
-    let Event::Request { tx: stx, request, .. } = p.next_b() else { panic!() };
+    assert!(
+        p.sends(true, "CANCEL").is_empty(),
+        "§9.1: no CANCEL before a provisional"
+    );
+    let Event::Request {
+        tx: stx, request, ..
+    } = p.next_b()
+    else {
+        panic!()
+    };
     // 100 Trying went out at once; it lets A send the CANCEL.
-    let Event::Cancelled { invite_tx, .. } = p.next_b() else { panic!("expected Cancelled") };
+    let Event::Cancelled { invite_tx, .. } = p.next_b() else {
+        panic!("expected Cancelled")
+    };
     assert_eq!(invite_tx, stx);
-    p.b.send_response(p.now, stx, response_to(&request, StatusCode::REQUEST_TERMINATED, Some("b1"))).unwrap();
+    p.b.send_response(
+        p.now,
+        stx,
+        response_to(&request, StatusCode::REQUEST_TERMINATED, Some("b1")),
+    )
+    .unwrap();
     let mut seen = Vec::new();
     while let Some(Event::Response { response, .. }) = Some(p.next_a()) {
         seen.push(response.code());
@@ -321,7 +414,8 @@ fn cancel_waits_for_a_provisional_and_ends_with_487() {
 #[test]
 fn cancel_for_nothing_gets_481() {
     let mut p = Pair::new();
-    let cancel = parse_req("CANCEL sip:bob@127.0.0.1:5061 SIP/2.0
+    let cancel = parse_req(
+        "CANCEL sip:bob@127.0.0.1:5061 SIP/2.0
 Max-Forwards: 70
 From: <sip:alice@127.0.0.1>;tag=a1
 To: <sip:bob@127.0.0.1>
@@ -329,9 +423,12 @@ Call-ID: nothing@test
 CSeq: 1 CANCEL
 Content-Length: 0
 
-");
+",
+    );
     let tx = p.a.send_request(p.now, cancel, Pair::peer(5061));
-    let Event::Response { tx: t, response } = p.next_a() else { panic!() };
+    let Event::Response { tx: t, response } = p.next_a() else {
+        panic!()
+    };
     assert_eq!((t, response.code()), (tx, 481));
 }
 
@@ -340,19 +437,29 @@ fn merged_request_is_482_and_unknown_method_501_and_require_420() {
     let mut p = Pair::new();
     // Two copies of one request with different branches: the second is a merge (§8.2.2.2).
     p.a.send_request(p.now, options_req(), Pair::peer(5061));
-    let Event::Request { .. } = p.next_b() else { panic!() };
+    let Event::Request { .. } = p.next_b() else {
+        panic!()
+    };
     p.a.send_request(p.now, options_req(), Pair::peer(5061));
-    let Event::Response { response, .. } = p.next_a() else { panic!() };
+    let Event::Response { response, .. } = p.next_a() else {
+        panic!()
+    };
     assert_eq!(response.code(), 482);
 
     let mut sub = options_req();
     sub.line.method = Method::SUBSCRIBE;
     sub.headers.remove(&Name::CSEQ);
-    sub.headers.insert_named(&ezk_sip_types::header::typed::CSeq::new(1, Method::SUBSCRIBE));
+    sub.headers
+        .insert_named(&ezk_sip_types::header::typed::CSeq::new(
+            1,
+            Method::SUBSCRIBE,
+        ));
     sub.headers.remove(&Name::CALL_ID);
     sub.headers.insert(Name::CALL_ID, "sub@test");
     p.a.send_request(p.now, sub, Pair::peer(5061));
-    let Event::Response { response, .. } = p.next_a() else { panic!() };
+    let Event::Response { response, .. } = p.next_a() else {
+        panic!()
+    };
     assert_eq!(response.code(), 501);
     assert!(response.headers.get_raw(&Name::ALLOW).next().is_some());
 
@@ -361,9 +468,19 @@ fn merged_request_is_482_and_unknown_method_501_and_require_420() {
     req.headers.insert(Name::CALL_ID, "req@test");
     req.headers.insert(Name::REQUIRE, "100rel, path");
     p.a.send_request(p.now, req, Pair::peer(5061));
-    let Event::Response { response, .. } = p.next_a() else { panic!() };
+    let Event::Response { response, .. } = p.next_a() else {
+        panic!()
+    };
     assert_eq!(response.code(), 420);
-    assert_eq!(response.headers.get_raw(&Name::UNSUPPORTED).next().map(|v| v.to_string()).as_deref(), Some("100rel"));
+    assert_eq!(
+        response
+            .headers
+            .get_raw(&Name::UNSUPPORTED)
+            .next()
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("100rel")
+    );
 }
 
 #[test]
@@ -372,7 +489,10 @@ fn rfc2543_request_retransmission_matches_without_a_branch_cookie() {
     let now = Instant::now();
     let text = "OPTIONS sip:bob@127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=old-style-1\r\n\
 Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=t\r\nTo: <sip:bob@x>\r\nCall-ID: 2543@x\r\nCSeq: 3 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    let from = Peer { transport: Transport::Udp, addr: addr(5070) };
+    let from = Peer {
+        transport: Transport::Udp,
+        addr: addr(5070),
+    };
     b.handle_message(now, from, parse_message(text.as_bytes()).unwrap());
     let mut requests = 0;
     let mut tx = None;
@@ -382,8 +502,15 @@ Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=t\r\nTo: <sip:bob@x>\r\nCall-ID: 2543@x\
             tx = Some(t);
         }
     }
-    let SipMessage::Request(req) = parse_message(text.as_bytes()).unwrap() else { panic!() };
-    b.send_response(now, tx.unwrap(), response_to(&req, StatusCode::OK, Some("b"))).unwrap();
+    let SipMessage::Request(req) = parse_message(text.as_bytes()).unwrap() else {
+        panic!()
+    };
+    b.send_response(
+        now,
+        tx.unwrap(),
+        response_to(&req, StatusCode::OK, Some("b")),
+    )
+    .unwrap();
     while b.poll_output().is_some() {}
     // The retransmission is matched by the RFC 2543 key and answered from the transaction.
     b.handle_message(now, from, parse_message(text.as_bytes()).unwrap());
