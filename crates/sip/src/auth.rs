@@ -188,10 +188,15 @@ impl DigestAuthenticator {
         let mut stale = false;
         // A phone may send credentials for several realms; use the one for ours.
         for value in request.headers.get_raw(&header) {
-            let Ok(creds) = Credentials::parse(value) else {
-                return AuthOutcome::Forbidden(AuthError::Malformed(
-                    "unparsable digest credentials",
-                ));
+            let creds = match Credentials::parse(value) {
+                Ok(creds) => creds,
+                // RFC 4475 regaut01: a scheme we do not know is no credential at all: challenge.
+                Err(AuthError::Malformed("not a Digest scheme")) => continue,
+                Err(_) => {
+                    return AuthOutcome::Forbidden(AuthError::Malformed(
+                        "unparsable digest credentials",
+                    ));
+                }
             };
             if creds.realm != self.realm {
                 continue;

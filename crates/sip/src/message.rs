@@ -203,6 +203,18 @@ pub trait HeadersExt {
     fn header_to(&self) -> Option<FromTo> {
         self.headers().get::<FromTo>(Name::TO).ok()
     }
+
+    /// The From tag, read from any valid From (also those ezk cannot type, RFC 4475 wsinv).
+    fn tag_from(&self) -> Option<String> {
+        let raw = self.headers().get_raw(&Name::FROM).next()?;
+        crate::wire::syntax::tag_of(raw)
+    }
+
+    /// The To tag, read like [`HeadersExt::tag_from`].
+    fn tag_to(&self) -> Option<String> {
+        let raw = self.headers().get_raw(&Name::TO).next()?;
+        crate::wire::syntax::tag_of(raw)
+    }
 }
 
 impl HeadersExt for Request {
@@ -228,13 +240,17 @@ pub fn response_to(request: &Request, code: StatusCode, to_tag: Option<&str>) ->
             response.headers.insert(name.clone(), value.clone());
         }
     }
-    if let Some(tag) = to_tag {
-        let has_tag = request.header_to().is_some_and(|to| to.tag.is_some());
-        if !has_tag {
-            let _ = response.headers.edit(Name::TO, |to: &mut FromTo| {
-                to.tag = Some(BytesStr::from(tag));
-            });
-        }
+    if let Some(tag) = to_tag
+        && request.tag_to().is_none()
+        && let Some(to) = response
+            .headers
+            .remove(&Name::TO)
+            .and_then(|v| v.into_iter().next())
+    {
+        // Appended as text: it works for every valid To, also those ezk cannot type.
+        response
+            .headers
+            .insert(Name::TO, format!("{};tag={tag}", to.trim_end()));
     }
     // RFC 3261 §8.2.6.1: a 100 Trying copies the Timestamp header.
     if code == StatusCode::TRYING {

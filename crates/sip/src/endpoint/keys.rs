@@ -1,14 +1,12 @@
 //! Transaction keys (RFC 3261 §17.1.3, §17.2.3) and the Via handling around them (§18.2.1,
 //! §18.2.2, RFC 3581).
 
-use std::net::SocketAddr;
-
 use ezk_sip_types::Method;
 use ezk_sip_types::header::typed::Via;
 use ezk_sip_types::host::Host;
 use ezk_sip_types::print::AppendCtx;
 
-use crate::message::{HeadersExt, Peer, Request, Transport};
+use crate::message::{HeadersExt, Peer, Request};
 
 /// RFC 3261 §8.1.1.7: branches of RFC 3261 agents start with this cookie.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -71,11 +69,7 @@ pub(crate) fn server_key_as(request: &Request, via: &Via, method: Method) -> Ser
                 .map(|c| c.0.to_string())
                 .unwrap_or_default(),
             cseq: request.cseq().map_or(0, |c| c.cseq),
-            from_tag: request
-                .header_from()
-                .and_then(|f| f.tag)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
+            from_tag: request.tag_from().unwrap_or_default(),
             via: via.default_print_ctx().to_string(),
             method,
         }
@@ -130,18 +124,13 @@ fn split_first_via(value: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// RFC 3261 §18.2.2 with RFC 3581 §4: where a response to a request from `source` goes.
-pub(crate) fn response_destination(source: Peer, via: Option<&Via>) -> Peer {
-    if source.transport.is_reliable() {
-        return source; // the connection the request came on
-    }
-    let Some(via) = via else { return source };
-    let port = match via.params.get_val("rport") {
-        Some(port) => port.parse().unwrap_or(source.addr.port()),
-        None => via.sent_by.port.unwrap_or(5060),
-    };
-    Peer {
-        transport: Transport::Udp,
-        addr: SocketAddr::new(source.addr.ip(), port),
-    }
+/// Where a response to a request from `source` goes: back to where the request came from,
+/// on the same connection for streams and to the source address and port for UDP.
+///
+/// RFC 3261 §18.2.2 sends UDP responses to the Via's sent-by port unless the client asked for
+/// `rport` (RFC 3581). We always answer symmetrically, as Asterisk's `force_rport` does: contact
+/// centre phones sit behind NAT that rewrites ports, and a phone that listens on another port
+/// than it sends from is rarer than one behind such a NAT. Both facts are stamped in the Via.
+pub(crate) fn response_destination(source: Peer) -> Peer {
+    source
 }

@@ -49,7 +49,7 @@ impl Endpoint {
             && self.merge_keys.contains_key(mk)
         {
             // §8.2.2.2: same request arrived by another path (a fork we already serve).
-            let id = self.new_server_tx(now, source, request.clone(), key, None, &via);
+            let id = self.new_server_tx(now, source, request.clone(), key, None);
             self.respond_internal(
                 now,
                 id,
@@ -57,7 +57,7 @@ impl Endpoint {
             );
             return;
         }
-        let id = self.new_server_tx(now, source, request.clone(), key, merge_key, &via);
+        let id = self.new_server_tx(now, source, request.clone(), key, merge_key);
         if let Some(code) = self.precheck(&request) {
             let mut response = response_to(&request, StatusCode::from(code), Some("sb-reject"));
             if code == 420 {
@@ -107,7 +107,6 @@ impl Endpoint {
         request: Request,
         key: ServerKey,
         merge_key: Option<(String, String, u32)>,
-        via: &ezk_sip_types::header::typed::Via,
     ) -> ServerTxId {
         let id = ServerTxId(self.next());
         let reliable = source.transport.is_reliable();
@@ -116,9 +115,7 @@ impl Endpoint {
         } else {
             ServerMachine::NonInvite(ServerNonInvite::new(now, reliable, self.config.timers))
         };
-        // The Via we read before stamping lacks received/rport; re-read the stamped one.
-        let stamped = request.top_via();
-        let reply_to = keys::response_destination(source, stamped.as_ref().or(Some(via)));
+        let reply_to = keys::response_destination(source);
         self.server_keys.insert(key.clone(), id);
         if let Some(mk) = &merge_key {
             self.merge_keys.insert(mk.clone(), id);
@@ -179,7 +176,7 @@ impl Endpoint {
         let own_key = keys::server_key(&request, via);
         let invite_key = keys::server_key_as(&request, via, Method::INVITE);
         let invite = self.server_keys.get(&invite_key).copied();
-        let id = self.new_server_tx(now, source, request.clone(), own_key, None, via);
+        let id = self.new_server_tx(now, source, request.clone(), own_key, None);
         let Some(invite_tx) = invite else {
             let response = response_to(&request, StatusCode::from(481), Some("sb-nocancel"));
             self.respond_internal(now, id, response);
@@ -323,10 +320,10 @@ fn ack_key(response: &Response) -> Option<(String, u32)> {
 }
 
 fn merge_key(request: &Request) -> Option<(String, String, u32)> {
-    if request.header_to().is_some_and(|to| to.tag.is_some()) {
+    if request.tag_to().is_some() {
         return None;
     }
-    let from_tag = request.header_from()?.tag?.to_string();
+    let from_tag = request.tag_from()?;
     Some((
         from_tag,
         request.call_id()?.0.to_string(),

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use bytesstr::BytesStr;
-use ezk_sip_types::header::typed::{Contact, ContentType, FromTo};
+use ezk_sip_types::header::typed::{Contact, ContentType};
 use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::{Method, Name, StatusCode};
 use rand::SeedableRng;
@@ -594,6 +594,5 @@ fn set_sdp(headers: &mut ezk_sip_types::Headers, body: &mut Bytes, sdp: Option<B
 
 /// The To tag of a message, if any.
 fn to_tag(msg: &impl HeadersExt) -> Option<String> {
-    msg.header_to()
-        .and_then(|to: FromTo| to.tag.map(|t| t.to_string()))
+    msg.tag_to()
 }

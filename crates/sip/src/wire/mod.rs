@@ -11,6 +11,7 @@
 
 mod framing;
 mod start_line;
+pub(crate) mod syntax;
 
 use bytes::Bytes;
 use ezk_sip_types::msg::{Line, PullParser};
@@ -106,6 +107,19 @@ fn sanitize_reason(reason: &str) -> String {
 
 /// Parses one datagram, or one message framed from a stream.
 pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
+    match parse_complete(bytes) {
+        // A datagram whose head ends at its last CRLF, without the empty line (RFC 4475 baddn
+        // as archived): the end of the datagram ends the head.
+        Err(WireError::Incomplete) if bytes.ends_with(b"\r\n") && !bytes.ends_with(b"\r\n\r\n") => {
+            let mut padded = bytes.to_vec();
+            padded.extend_from_slice(b"\r\n");
+            parse_complete(&padded)
+        }
+        other => other,
+    }
+}
+
+fn parse_complete(bytes: &[u8]) -> Result<SipMessage, WireError> {
     let buffer = Bytes::copy_from_slice(bytes);
     let mut parser = PullParser::new(&buffer, 0);
     let first = match parser.next() {
@@ -137,9 +151,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<SipMessage, WireError> {
             line,
             version_ok,
             scheme_ok,
+            malformed,
         } => {
             let fault = head_fault
                 .map(|r| (400, r))
+                .or_else(|| malformed.then(|| (400, "Malformed Request-Line".to_owned())))
                 .or_else(|| (!version_ok).then(|| (505, "SIP Version Not Supported".to_owned())))
                 .or_else(|| (!scheme_ok).then(|| (416, "Unsupported URI Scheme".to_owned())));
             let body = body_of(&buffer, head_end, &headers);
@@ -216,7 +232,7 @@ fn check_request(
     headers: &Headers,
     line: Option<&ezk_sip_types::msg::RequestLine>,
 ) -> Result<(), (u16, String)> {
-    use ezk_sip_types::header::typed::{CSeq, CallID, FromTo, MaxForwards, Via};
+    use ezk_sip_types::header::typed::{CSeq, CallID, MaxForwards};
     for name in REQUIRED {
         if !headers.contains(&name) {
             return Err((400, format!("Missing {} header", name.as_print_str())));
@@ -240,17 +256,25 @@ fn check_request(
     headers
         .get_named::<CallID>()
         .map_err(|_| (400, "Malformed Call-ID".to_owned()))?;
-    headers
-        .get::<FromTo>(Name::FROM)
-        .map_err(|_| (400, "Malformed From".to_owned()))?;
-    headers
-        .get::<FromTo>(Name::TO)
-        .map_err(|_| (400, "Malformed To".to_owned()))?;
-    let vias: Vec<Via> = headers
-        .get_named()
-        .map_err(|_| (400, "Malformed Via".to_owned()))?;
-    if vias.is_empty() {
+    // Our own checks, not ezk's: it rejects valid values (escaped quotes, non-SIP URIs) and
+    // accepts invalid ones (unbalanced quotes, empty parameters).
+    for (name, what) in [(Name::FROM, "Malformed From"), (Name::TO, "Malformed To")] {
+        if !headers.get_raw(&name).all(|v| syntax::name_addr_ok(v)) {
+            return Err((400, what.into()));
+        }
+    }
+    let contacts_ok = headers
+        .get_raw(&Name::CONTACT)
+        .flat_map(|v| syntax::split_list(v))
+        .all(|c| c.trim() == "*" || syntax::name_addr_ok(c));
+    if !contacts_ok {
+        return Err((400, "Malformed Contact".into()));
+    }
+    if !headers.get_raw(&Name::VIA).all(|v| syntax::via_list_ok(v)) {
         return Err((400, "Malformed Via".into()));
+    }
+    if !headers.get_raw(&Name::DATE).all(|v| syntax::date_ok(v)) {
+        return Err((400, "Date must be in GMT".into()));
     }
     if let Some(Err(_)) = headers.try_get_named::<MaxForwards>() {
         return Err((400, "Malformed Max-Forwards".into()));

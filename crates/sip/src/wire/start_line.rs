@@ -9,11 +9,13 @@ use super::WireError;
 
 /// What the start line says.
 pub(super) enum Start {
-    /// A request. `line` is `None` when the Request-URI could not be parsed.
+    /// A request. `line` is `None` when the Request-URI could not be parsed; `malformed` when
+    /// the line itself breaks RFC 3261 §7.1 (extra or trailing spaces, LWS in the URI).
     Request {
         line: Option<RequestLine>,
         version_ok: bool,
         scheme_ok: bool,
+        malformed: bool,
     },
     /// A response.
     Response(StatusLine),
@@ -24,20 +26,45 @@ pub(super) fn classify(first: &str) -> Result<Start, WireError> {
     if first.starts_with("SIP/") {
         return response(first);
     }
+    let method = first.split(' ').next().unwrap_or_default();
+    if method.is_empty() || !method.bytes().all(is_token) {
+        return Err(WireError::NotSip("method is not a token"));
+    }
     let mut parts = first.split(' ');
-    let (Some(method), Some(uri), Some(version), None) =
+    let (Some(_), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
+        // RFC 4475 lwsruri, lwsstart, trws: a request whose line is malformed gets 400. Only a
+        // line that still ends in a SIP version is taken for a request at all.
+        if first
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .is_some_and(|v| v.starts_with("SIP/"))
+        {
+            return Ok(Start::Request {
+                line: None,
+                version_ok: true,
+                scheme_ok: true,
+                malformed: true,
+            });
+        }
         return Err(WireError::NotSip(
             "request line is not METHOD SP URI SP VERSION",
         ));
     };
-    if method.is_empty() || !method.bytes().all(is_token) {
-        return Err(WireError::NotSip("method is not a token"));
-    }
     let version_ok = version == "SIP/2.0";
     if !version.starts_with("SIP/") {
         return Err(WireError::NotSip("no SIP version in the request line"));
+    }
+    if !super::syntax::has_scheme(uri) {
+        // RFC 4475 ltgtruri: `<sip:…>` is no scheme at all: 400, not 416.
+        return Ok(Start::Request {
+            line: None,
+            version_ok,
+            scheme_ok: true,
+            malformed: true,
+        });
     }
     let scheme = uri.split(':').next().unwrap_or_default();
     let scheme_ok = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
@@ -59,6 +86,7 @@ pub(super) fn classify(first: &str) -> Result<Start, WireError> {
         line,
         version_ok,
         scheme_ok,
+        malformed: false,
     })
 }
 

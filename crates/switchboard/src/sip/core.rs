@@ -220,6 +220,12 @@ impl Core {
             self.ua.respond(now, tx, response);
             return;
         }
+        if let Some(code) = offer_problem(&request) {
+            let mut response = response_to(&request, StatusCode::from(code), Some("sb-media"));
+            response.headers.insert(Name::ACCEPT, "application/sdp");
+            self.ua.respond(now, tx, response);
+            return;
+        }
         let caller = match self.directory.classify(&request, source) {
             Some(caller) => caller,
             None => {
@@ -322,6 +328,39 @@ impl Core {
             tracing::debug!(%err, "call command not carried out");
         }
     }
+}
+
+/// 415 for an INVITE body we cannot read (RFC 4475 invut), 406 when the caller accepts no SDP
+/// in return (RFC 4475 sdp01, RFC 3261 §21.4.7).
+fn offer_problem(invite: &Request) -> Option<u16> {
+    let content_type = invite
+        .headers
+        .get_raw(&Name::CONTENT_TYPE)
+        .next()
+        .map(|v| v.to_ascii_lowercase());
+    if !invite.body.is_empty()
+        && !content_type
+            .as_deref()
+            .is_some_and(|t| t.trim().starts_with("application/sdp"))
+    {
+        return Some(415);
+    }
+    let accepts: Vec<String> = invite
+        .headers
+        .get_raw(&Name::ACCEPT)
+        .flat_map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let sdp_ok = accepts.is_empty()
+        || accepts.iter().any(|t| {
+            t.starts_with("application/sdp")
+                || t.starts_with("application/*")
+                || t.starts_with("*/*")
+        });
+    (!sdp_ok).then_some(406)
 }
 
 /// The methods we accept.
