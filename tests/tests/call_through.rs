@@ -179,3 +179,116 @@ fn unregistered_agent_is_480_and_unknown_extension_404() {
         .run();
     assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
 }
+
+#[test]
+fn max_forwards_zero_is_483() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let r = Sipp::new("caller_expect_483.xml", target(&sb), free_port())
+        .arg(&["-s", "1002"])
+        .run();
+    assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
+}
+
+#[test]
+fn hold_reinvite_is_relayed_to_the_agent_and_its_answer_back() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let (caller, agent) = call(&sb, "1002", "agent_hold.xml", "caller_hold.xml");
+    // The agent saw the caller's re-INVITE (a=sendonly, checked by the scenario) and the
+    // caller got the agent's recvonly answer (checked too).
+    assert_eq!(
+        agent.iter().filter(|l| l.starts_with("INVITE ")).count(),
+        2,
+        "{agent:?}"
+    );
+    assert_eq!(
+        caller
+            .iter()
+            .filter(|l| l.as_str() == "SIP/2.0 200 OK")
+            .count(),
+        3,
+        "{caller:?}"
+    );
+}
+
+#[test]
+fn agent_calls_agent_after_a_proxy_challenge() {
+    if !require_tool("sipp") {
+        return;
+    }
+    // No trunk covers loopback here: every INVITE must authenticate as an agent.
+    let defaults =
+        std::fs::read_to_string(switchboard_tests::workspace().join("switchboard.toml")).unwrap();
+    let port = free_port();
+    let config = format!(
+        "rng_seed = 3\n{}",
+        defaults
+            .replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"))
+            .replace("127.0.0.0/8", "192.0.2.0/24")
+    );
+    let sb = Switchboard::start_with(&config, port);
+    let agent_port = free_port();
+    register(&sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("agent_calls_agent.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002", "-au", "1001", "-ap", "demo-1001"])
+        .run();
+    let agent = agent.wait();
+    assert!(
+        caller.ok(),
+        "{:?}\n{}\n{}",
+        caller.flow(),
+        caller.errors,
+        sb.log()
+    );
+    assert!(agent.ok(), "{:?}\n{}", agent.flow(), agent.errors);
+    assert!(
+        caller
+            .flow()
+            .contains(&"SIP/2.0 407 Proxy Authentication Required".to_owned())
+    );
+    // Without credentials the same call is only challenged, never put through.
+    let anonymous = Sipp::new("caller_expect_480.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002"])
+        .run();
+    assert!(
+        anonymous
+            .flow()
+            .contains(&"SIP/2.0 407 Proxy Authentication Required".to_owned()),
+        "{:?}",
+        anonymous.flow()
+    );
+}
+
+#[test]
+fn register_and_call_over_tcp() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let reg = Sipp::new("register.xml", target(&sb), free_port())
+        .arg(&["-t", "t1", "-s", "1001", "-au", "1001", "-ap", "demo-1001"])
+        .run();
+    assert!(reg.ok(), "{:?}\n{}", reg.flow(), reg.errors);
+    // The caller's leg over TCP, the agent's over UDP: the B2BUA bridges transports.
+    let agent_port = free_port();
+    register(&sb, "1003", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("caller_bye.xml", target(&sb), free_port())
+        .arg(&["-t", "t1", "-s", "1003"])
+        .run();
+    let agent = agent.wait();
+    assert!(
+        caller.ok(),
+        "{:?}\n{}\n{}",
+        caller.flow(),
+        caller.errors,
+        sb.log()
+    );
+    assert!(agent.ok(), "{:?}\n{}", agent.flow(), agent.errors);
+}

@@ -24,6 +24,9 @@ pub mod transaction;
 pub mod ua;
 pub mod wire;
 
+/// The parsing crate underneath, for callers that build messages.
+pub use ezk_sip_types as ezk;
+
 pub use message::{
     HeadersExt, Peer, Request, Response, SipMessage, Transport, response_to, uri_user,
 };
