@@ -95,7 +95,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             realm: "switchboard".into(),
-            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            algorithms: vec!["MD5".into()],
         }
     }
 }
