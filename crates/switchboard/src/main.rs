@@ -53,6 +53,7 @@ fn serve(path: Option<&std::path::Path>) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     switchboard::redact::set_enabled(config.log.redact_numbers);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
