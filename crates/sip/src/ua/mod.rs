@@ -596,3 +596,6 @@ fn set_sdp(headers: &mut ezk_sip_types::Headers, body: &mut Bytes, sdp: Option<B
 fn to_tag(msg: &impl HeadersExt) -> Option<String> {
     msg.tag_to()
 }
+
+#[cfg(test)]
+mod tests;
