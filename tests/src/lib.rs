@@ -245,20 +245,22 @@ impl Sipp {
     #[must_use]
     pub fn run(&self) -> SippResult {
         let dir = tempdir::Dir::new("sipp");
-        let output = Command::new("sipp")
-            .args(&self.args)
-            .args([
-                "-trace_err",
-                "-trace_msg",
-                "-message_file",
-                "messages.log",
-                "-error_file",
-                "errors.log",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .expect("sipp runs");
+        let output = self.command(&dir).output().expect("sipp runs");
         SippResult::new(output, &dir)
+    }
+
+    /// The sipp command, tracing messages and errors into `dir`.
+    fn command(&self, dir: &tempdir::Dir) -> Command {
+        let mut command = Command::new("sipp");
+        command.args(&self.args).current_dir(dir.path()).args([
+            "-trace_err",
+            "-trace_msg",
+            "-message_file",
+            "messages.log",
+            "-error_file",
+            "errors.log",
+        ]);
+        command
     }
 
     /// Starts in the background.
@@ -268,17 +270,8 @@ impl Sipp {
     #[must_use]
     pub fn spawn(&self) -> SippRunning {
         let dir = tempdir::Dir::new("sipp");
-        let child = Command::new("sipp")
-            .args(&self.args)
-            .args([
-                "-trace_err",
-                "-trace_msg",
-                "-message_file",
-                "messages.log",
-                "-error_file",
-                "errors.log",
-            ])
-            .current_dir(dir.path())
+        let child = self
+            .command(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

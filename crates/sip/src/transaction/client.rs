@@ -123,10 +123,7 @@ impl ClientInvite {
     /// When to call [`ClientInvite::on_timeout`] next.
     #[must_use]
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (self.retransmit, self.deadline) {
-            (Some((a, _)), Some(b)) => Some(a.min(b)),
-            (a, b) => a.map(|(a, _)| a).or(b),
-        }
+        super::earliest(self.retransmit, self.deadline)
     }
 
     /// Fires the timers due at `now`.
@@ -235,10 +232,7 @@ impl ClientNonInvite {
     /// When to call [`ClientNonInvite::on_timeout`] next.
     #[must_use]
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (self.retransmit, self.deadline) {
-            (Some((a, _)), Some(b)) => Some(a.min(b)),
-            (a, b) => a.map(|(a, _)| a).or(b),
-        }
+        super::earliest(self.retransmit, self.deadline)
     }
 
     /// Fires the timers due at `now`.

@@ -68,3 +68,14 @@ impl Step {
         }
     }
 }
+
+/// The earlier of a retransmission timer (time, interval) and a deadline.
+fn earliest(
+    retransmit: Option<(std::time::Instant, Duration)>,
+    deadline: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (retransmit.map(|(at, _)| at), deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

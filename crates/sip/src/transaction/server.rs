@@ -115,10 +115,7 @@ impl ServerInvite {
     /// When to call [`ServerInvite::on_timeout`] next.
     #[must_use]
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (self.retransmit, self.deadline) {
-            (Some((a, _)), Some(b)) => Some(a.min(b)),
-            (a, b) => a.map(|(a, _)| a).or(b),
-        }
+        super::earliest(self.retransmit, self.deadline)
     }
 
     /// Fires the timers due at `now`.
