@@ -52,31 +52,60 @@ name = "bench"
 allow_from = ["127.0.0.0/8"]
 EOF
 
-# The UAS answers every call; it runs for the whole benchmark.
-sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -nostdin -bg >/dev/null 2>&1 || true
-sleep 0.5
-UAS_PID=$(pgrep -f "sipp -sn uas -i 127.0.0.1 -p $UAS_PORT" | head -1)
-PIDS+=("$UAS_PID")
+# A fresh UAS for every step, so no step inherits another's unfinished calls.
+start_uas() {
+    sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -nostdin -bg >/dev/null 2>&1 || true
+    for _ in $(seq 50); do
+        UAS_PID=$(pgrep -f "sipp -sn uas -i 127.0.0.1 -p $UAS_PORT" | head -1 || true)
+        [ -n "$UAS_PID" ] && break
+        sleep 0.1
+    done
+    PIDS+=("$UAS_PID")
+}
+stop_uas() {
+    kill "$UAS_PID" 2>/dev/null || true
+    while kill -0 "$UAS_PID" 2>/dev/null; do sleep 0.1; done
+}
 
 "$SB" serve --config "$WORK/switchboard.toml" >"$WORK/switchboard.log" 2>&1 &
 SB_PID=$!
 PIDS+=("$SB_PID")
 sleep 1
 
+# Memory per established call, on the fresh switch: hold HOLD_CALLS calls open (60 s pauses)
+# and compare RSS before and while they are up.
+rss() { awk '/VmRSS/ {print $2}' "/proc/$SB_PID/status"; }
+start_uas
+idle=$(rss)
+sipp -sn uac -s 1002 "127.0.0.1:$SB_PORT" -i 127.0.0.1 -p 0 -r 500 -m "$HOLD_CALLS" -l "$HOLD_CALLS" \
+    -d 60000 -nostdin -bg >/dev/null 2>&1 || true
+sleep $((HOLD_CALLS / 500 + 3))
+held=$(rss)
+pkill -f "sipp -sn uac -s 1002 127.0.0.1:$SB_PORT" || true
+stop_uas
+MEMORY=$(printf 'memory: idle RSS %s KiB, with %s calls up %s KiB: %.1f KiB per established call' \
+    "$idle" "$HOLD_CALLS" "$held" "$(echo "($held - $idle) / $HOLD_CALLS" | bc -l)")
+echo "$MEMORY"
+sleep 35 # let the held calls' transactions drain (Timer J/L/M = 32 s) before measuring speed
+
 KAMAILIO=""
 if command -v kamailio >/dev/null; then
     cat >"$WORK/kamailio.cfg" <<EOF
 #!KAMAILIO
 listen=udp:127.0.0.1:$KAM_PORT
-children=4
+children=${KAM_CHILDREN:-4}
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
 loadmodule "maxfwd.so"
+loadmodule "pv.so"
+loadmodule "siputils.so"
 request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
-    if (has_totag()) { loose_route(); t_relay(); exit; }
-    record_route();
+    # In-dialog requests from SIPp's built-in UAC carry no Route (its BYE goes to the proxy):
+    # every request goes to the UAS; initial ones are record-routed.
+    if (has_totag()) { loose_route(); } else { record_route(); }
     \$du = "sip:127.0.0.1:$UAS_PORT";
     t_relay();
 }
@@ -96,25 +125,32 @@ run_step() {
         -nostdin -timeout $((STEP_SECONDS * 4))s -timeout_error \
         -trace_stat -stf "$stat" -fd 1 >/dev/null 2>&1; then
         end=$(date +%s.%N)
-        echo "ok $(echo "$calls / ($end - $start)" | bc -l | xargs printf '%.0f')"
+        echo "ok, $calls calls at $(echo "$calls / ($end - $start)" | bc -l | xargs printf '%.0f') cps achieved"
     else
-        local last
-        last=$(tail -1 "$stat" 2>/dev/null || true)
-        echo "fail $last" | cut -c1-80
+        echo "FAILED (some calls failed or timed out; see $stat)"
     fi
 }
 
 declare -A BEST=([direct]=0 [b2bua]=0 [kamailio]=0)
+declare -A FAILED=()
 for rate in $RATES; do
     for path in direct b2bua kamailio; do
+        [ -z "${FAILED[$path]:-}" ] || continue
         case $path in
             direct) target="127.0.0.1:$UAS_PORT" ;;
             b2bua) target="127.0.0.1:$SB_PORT" ;;
             kamailio) [ -n "$KAMAILIO" ] || continue; target="127.0.0.1:$KAM_PORT" ;;
         esac
+        start_uas
         result=$(run_step "$target" "$rate")
+        stop_uas
         printf '%-9s rate %5s: %s\n' "$path" "$rate" "$result"
-        if [[ $result == ok* ]] && [ "$rate" -gt "${BEST[$path]}" ]; then BEST[$path]=$rate; fi
+        if [[ $result == ok* ]]; then
+            [ "$rate" -gt "${BEST[$path]}" ] && BEST[$path]=$rate
+        else
+            FAILED[$path]=1
+        fi
+        sleep 2
     done
 done
 
@@ -128,14 +164,5 @@ if [ -n "$KAMAILIO" ]; then
         "$(echo "${BEST[kamailio]} / (${BEST[direct]} + 0.0001)" | bc -l)"
 fi
 
-# Memory per established call: hold HOLD_CALLS calls open (60 s pauses) and compare RSS.
-rss() { awk '/VmRSS/ {print $2}' "/proc/$SB_PID/status"; }
-idle=$(rss)
-sipp -sn uac -s 1002 "127.0.0.1:$SB_PORT" -i 127.0.0.1 -p 0 -r 500 -m "$HOLD_CALLS" -l "$HOLD_CALLS" \
-    -d 60000 -nostdin -bg >/dev/null 2>&1 || true
-sleep $((HOLD_CALLS / 500 + 3))
-held=$(rss)
-pkill -f "sipp -sn uac -s 1002 127.0.0.1:$SB_PORT" || true
 echo
-printf 'memory: idle RSS %s KiB, with %s calls up %s KiB: %.1f KiB per established call\n' \
-    "$idle" "$HOLD_CALLS" "$held" "$(echo "($held - $idle) / $HOLD_CALLS" | bc -l)"
+echo "$MEMORY"

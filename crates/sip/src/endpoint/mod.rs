@@ -147,7 +147,9 @@ struct ClientTx {
     machine: ClientMachine,
     key: ClientKey,
     dest: Peer,
-    request: Request,
+    /// The INVITE as sent, kept only while a CANCEL or a non-2xx ACK may still be built from
+    /// it; other transactions keep only their encoded bytes (a few KiB less per transaction).
+    invite: Option<Request>,
     /// A CANCEL was asked for before any provisional arrived (§9.1: wait for one).
     cancel_pending: bool,
 }
@@ -278,6 +280,7 @@ impl Endpoint {
                 self.config.timers,
             ))
         };
+        let method_is_invite = method == Method::INVITE;
         let key = ClientKey { branch, method };
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(
@@ -286,7 +289,7 @@ impl Endpoint {
                 machine,
                 key,
                 dest,
-                request,
+                invite: (method_is_invite).then_some(request),
                 cancel_pending: false,
             },
         );
@@ -333,7 +336,9 @@ impl Endpoint {
         if let ClientMachine::Invite(machine) = &mut tx.machine {
             machine.on_cancel_sent(now);
         }
-        let cancel = uas::build_cancel(&tx.request);
+        let Some(cancel) = tx.invite.as_ref().map(uas::build_cancel) else {
+            return;
+        };
         let dest = tx.dest;
         let branch = tx.key.branch.clone();
         self.schedule_client(invite);
@@ -356,7 +361,7 @@ impl Endpoint {
                 machine: ClientMachine::NonInvite(machine),
                 key,
                 dest,
-                request: cancel,
+                invite: None,
                 cancel_pending: false,
             },
         );
@@ -452,18 +457,20 @@ impl Endpoint {
         };
         let code = response.code();
         let step = match &mut tx.machine {
-            ClientMachine::Invite(m) => {
-                let request = &tx.request;
-                m.on_response(now, code, || {
-                    uas::build_non2xx_ack(request, &response).encode()
-                })
-            }
+            ClientMachine::Invite(m) => match &tx.invite {
+                Some(invite) => m.on_response(now, code, || {
+                    uas::build_non2xx_ack(invite, &response).encode()
+                }),
+                None => m.on_response(now, code, Bytes::new),
+            },
             ClientMachine::NonInvite(m) => m.on_response(now, code),
         };
         let dest = tx.dest;
         let cancel = tx.cancel_pending && (100..200).contains(&code);
-        if tx.cancel_pending && code >= 200 {
+        if code >= 200 {
+            // Final: no CANCEL and no new ACK will be built from the INVITE any more.
             tx.cancel_pending = false;
+            tx.invite = None;
         }
         if let Some(bytes) = step.send {
             self.transmit(dest, bytes);

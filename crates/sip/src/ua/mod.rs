@@ -214,6 +214,12 @@ impl UserAgent {
         self.legs.len()
     }
 
+    /// Live transactions (client, server), for metrics and leak checks.
+    #[must_use]
+    pub fn transaction_count(&self) -> (usize, usize) {
+        self.endpoint.transaction_count()
+    }
+
     /// A message from the wire, already checked by [`crate::wire`].
     pub fn handle_message(&mut self, now: Instant, source: Peer, msg: crate::SipMessage) {
         self.endpoint.handle_message(now, source, msg);

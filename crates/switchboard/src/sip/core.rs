@@ -27,6 +27,8 @@ use crate::call::{self, CallCommand};
 pub const CORE_QUEUE: usize = 4096;
 /// Capacity of each call task's event channel (a call sees a handful of events).
 const CALL_QUEUE: usize = 32;
+/// How often the core logs what it holds.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Inputs handled per wake before timers are looked at again.
 const BATCH: usize = 64;
 
@@ -98,12 +100,13 @@ impl Core {
 
     /// Runs until every sender of `rx` is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<CoreInput>) {
+        let mut next_report = Instant::now() + REPORT_EVERY;
         loop {
-            let deadline = [self.ua.poll_timeout(), self.registrar.poll_timeout()]
+            let deadline = [self.ua.poll_timeout(), self.registrar.poll_timeout(), Some(next_report)]
                 .into_iter()
                 .flatten()
                 .min()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                .unwrap_or(next_report);
             tokio::select! {
                 input = rx.recv() => {
                     let Some(input) = input else { return };
@@ -121,10 +124,26 @@ impl Core {
                     for (user, binding) in self.registrar.sweep(now) {
                         tracing::info!(user = %user, contact = %binding.contact_display(), "registration expired");
                     }
+                    if now >= next_report {
+                        next_report = now + REPORT_EVERY;
+                        self.report();
+                    }
                 }
             }
             self.drain(Instant::now());
         }
+    }
+
+    /// What the core holds, for operators (and for spotting leaks under load).
+    fn report(&self) {
+        let (client_txs, server_txs) = self.ua.transaction_count();
+        tracing::debug!(
+            legs = self.ua.leg_count(),
+            routed_legs = self.legs.len(),
+            client_txs,
+            server_txs,
+            "sip core state"
+        );
     }
 
     fn handle(&mut self, now: Instant, input: CoreInput) {
