@@ -223,6 +223,12 @@ impl DigestAuthenticator {
         let Some(algorithm) = Algorithm::parse(creds.algorithm.as_deref().unwrap_or("MD5")) else {
             return AuthOutcome::Challenge { stale: false };
         };
+        // RFC 7616 §3.4.6 / RFC 3261 §22.4: the digest covers this request's URI, not another.
+        if !uri_matches(&creds.uri, request) {
+            return AuthOutcome::Forbidden(AuthError::Malformed(
+                "digest uri does not match the Request-URI",
+            ));
+        }
         let Some(password) = password_of(&creds.username) else {
             return AuthOutcome::Forbidden(AuthError::UnknownUser);
         };
@@ -475,6 +481,26 @@ pub fn compute_response(
         }
     }
     algorithm.hash(&data)
+}
+
+/// Whether the credentials' `uri` names the request's target host: the same text, or the same
+/// scheme and host, with the same port when both name one. Lenient on purpose: SIPp writes
+/// `sip:host:port` (no user, the port it sent to) whatever the Request-URI; what this check
+/// stops is credentials computed for another server being replayed to us.
+pub(crate) fn uri_matches(digest_uri: &str, request: &Request) -> bool {
+    use ezk_sip_types::print::AppendCtx;
+    let target = &request.line.uri;
+    if digest_uri == target.default_print_ctx().to_string() {
+        return true;
+    }
+    let Ok(uri) = digest_uri.parse::<ezk_sip_types::uri::SipUri>() else {
+        return false;
+    };
+    let ports_agree = match (uri.host_port.port, target.host_port.port) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    uri.sips == target.sips && uri.host_port.host == target.host_port.host && ports_agree
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -235,3 +235,29 @@ proptest::proptest! {
         let _ = Credentials::parse(&text);
     }
 }
+
+#[test]
+fn credentials_for_another_uri_are_refused() {
+    let t0 = Instant::now();
+    let mut auth = authenticator(t0);
+    let challenge = auth.challenge(t0, false);
+    let answer = answer(&challenge[0], Algorithm::Md5, "demo-1001", 1)
+        .replace("uri=\"sip:127.0.0.1\"", "uri=\"sip:evil.example\"");
+    let outcome = auth.verify(t0, &register(Some(&answer)), Name::AUTHORIZATION, password);
+    assert!(
+        matches!(outcome, AuthOutcome::Forbidden(AuthError::Malformed(_))),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn digest_uri_with_the_default_port_names_the_same_target() {
+    let request = register(None);
+    assert!(uri_matches("sip:127.0.0.1", &request));
+    assert!(uri_matches("sip:127.0.0.1:5060", &request));
+    assert!(
+        uri_matches("sip:127.0.0.1:5070", &request),
+        "the Request-URI names no port"
+    );
+    assert!(!uri_matches("sip:evil.example", &request));
+}

@@ -102,11 +102,15 @@ impl Core {
     pub async fn run(mut self, mut rx: mpsc::Receiver<CoreInput>) {
         let mut next_report = Instant::now() + REPORT_EVERY;
         loop {
-            let deadline = [self.ua.poll_timeout(), self.registrar.poll_timeout(), Some(next_report)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(next_report);
+            let deadline = [
+                self.ua.poll_timeout(),
+                self.registrar.poll_timeout(),
+                Some(next_report),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_report);
             tokio::select! {
                 input = rx.recv() => {
                     let Some(input) = input else { return };
