@@ -292,3 +292,40 @@ fn register_and_call_over_tcp() {
     );
     assert!(agent.ok(), "{:?}\n{}", agent.flow(), agent.errors);
 }
+
+#[test]
+fn parallel_fork_first_answer_wins_and_the_other_contact_is_cancelled() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    // Agent 1002 is logged in on two phones: one answers, the other keeps ringing.
+    let (desk, headset) = (free_port(), free_port());
+    register(&sb, "1002", desk);
+    register(&sb, "1002", headset);
+    let answers = Sipp::new("agent_answer.xml", None, desk).spawn();
+    let rings = Sipp::new("agent_ring.xml", None, headset).spawn();
+    let caller = Sipp::new("caller_bye.xml", target(&sb), free_port())
+        .arg(&["-s", "1002"])
+        .run();
+    let (answers, rings) = (answers.wait(), rings.wait());
+    assert!(
+        caller.ok(),
+        "{:?}\n{}\n{}",
+        caller.flow(),
+        caller.errors,
+        sb.log()
+    );
+    assert!(answers.ok(), "{:?}\n{}", answers.flow(), answers.errors);
+    assert!(
+        rings.ok(),
+        "the ringing phone was cancelled: {:?}\n{}",
+        rings.flow(),
+        rings.errors
+    );
+    assert!(
+        rings.flow().iter().any(|l| l.starts_with("CANCEL ")),
+        "{:?}",
+        rings.flow()
+    );
+}
