@@ -175,7 +175,7 @@ impl Bridge {
     }
 
     async fn on_event(&mut self, event: LegEvent) -> std::ops::ControlFlow<()> {
-        use std::ops::ControlFlow::{Break, Continue};
+        use std::ops::ControlFlow::Continue;
         match event {
             LegEvent::Ringing { leg, code, sdp } if self.ringing.contains(&leg) => {
                 // Relay the first 180, and any 183 with early media.
@@ -222,15 +222,7 @@ impl Bridge {
             }
             other => tracing::debug!(?other, "leg event not used by call-through"),
         }
-        if self.answered.is_none() && self.ringing.is_empty() {
-            let code = select_final(&self.failures);
-            self.send(CallCommand::Reject {
-                leg: self.inbound,
-                code,
-            })
-            .await;
-            return Break(());
-        }
+        // Only a Hangup can leave nothing ringing and nothing answered: see on_hangup.
         Continue(())
     }
 
