@@ -24,19 +24,40 @@ use crate::message::{Request, Response, SipMessage, response_to};
 /// The largest datagram we read.
 pub const MAX_DATAGRAM: usize = 65_535;
 
-/// Headers that may appear at most once (RFC 3261 §7.3: not comma-separated lists).
-const SINGLE: [Name; 7] = [
-    Name::FROM,
-    Name::TO,
-    Name::CALL_ID,
-    Name::CSEQ,
-    Name::MAX_FORWARDS,
-    Name::CONTENT_LENGTH,
-    Name::CONTENT_TYPE,
+/// The headers the checks below count, by their canonical print names (ezk maps every spelling,
+/// compact forms included, of a known header to its canonical name, so an exact comparison
+/// suffices; counting while parsing spares a dozen linear lookups per message).
+const COUNTED: [&str; 10] = [
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Max-Forwards",
+    "Content-Length",
+    "Content-Type",
+    "Date",
+    "Contact",
 ];
+/// Indexes into [`COUNTED`] of headers that may appear at most once (RFC 3261 §7.3).
+const SINGLE: [usize; 7] = [1, 2, 3, 4, 5, 6, 7];
+/// Indexes into [`COUNTED`] of headers every request must carry (RFC 3261 §8.1.1).
+const REQUIRED: [usize; 5] = [0, 1, 2, 3, 4];
+const DATE: usize = 8;
+const CONTACT: usize = 9;
 
-/// Headers every request must carry (RFC 3261 §8.1.1).
-const REQUIRED: [Name; 5] = [Name::VIA, Name::FROM, Name::TO, Name::CALL_ID, Name::CSEQ];
+/// How many times each [`COUNTED`] header appeared (header lines, not comma-separated values).
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts([u16; COUNTED.len()]);
+
+impl Counts {
+    fn add(&mut self, name: &Name) {
+        let printed = name.as_print_str();
+        if let Some(i) = COUNTED.iter().position(|c| *c == printed) {
+            self.0[i] = self.0[i].saturating_add(1);
+        }
+    }
+}
 
 /// What was wrong with the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +152,7 @@ fn parse_complete(bytes: &[u8]) -> Result<SipMessage, WireError> {
         std::str::from_utf8(first).map_err(|_| WireError::NotSip("start line is not UTF-8"))?;
     let start = start_line::classify(first)?;
     let mut headers = Headers::new();
+    let mut counts = Counts::default();
     let mut head_fault: Option<String> = None;
     for item in &mut parser {
         let line = item.map_err(|_| WireError::Incomplete)?;
@@ -139,7 +161,10 @@ fn parse_complete(bytes: &[u8]) -> Result<SipMessage, WireError> {
             continue;
         };
         match Line::parse(&buffer, line) {
-            Ok((_, parsed)) => headers.insert(parsed.name, parsed.value),
+            Ok((_, parsed)) => {
+                counts.add(&parsed.name);
+                headers.insert(parsed.name, parsed.value);
+            }
             Err(_) => {
                 head_fault.get_or_insert_with(|| format!("malformed header line {:.40}", line));
             }
@@ -159,7 +184,7 @@ fn parse_complete(bytes: &[u8]) -> Result<SipMessage, WireError> {
                 .or_else(|| (!version_ok).then(|| (505, "SIP Version Not Supported".to_owned())))
                 .or_else(|| (!scheme_ok).then(|| (416, "Unsupported URI Scheme".to_owned())));
             let body = body_of(&buffer, head_end, &headers);
-            let checked = fault.map_or_else(|| check_request(&headers, line.as_ref()), Err);
+            let checked = fault.map_or_else(|| check_request(&headers, counts, line.as_ref()), Err);
             match (checked, body, line) {
                 (Ok(()), Ok(body), Some(line)) => Ok(SipMessage::Request(Request {
                     line,
@@ -176,7 +201,7 @@ fn parse_complete(bytes: &[u8]) -> Result<SipMessage, WireError> {
             if let Some(fault) = head_fault {
                 return Err(WireError::BadResponse(fault));
             }
-            check_single(&headers).map_err(|(_, r)| WireError::BadResponse(r))?;
+            check_single(counts).map_err(|(_, r)| WireError::BadResponse(r))?;
             let body =
                 body_of(&buffer, head_end, &headers).map_err(|(_, r)| WireError::BadResponse(r))?;
             if headers
@@ -218,27 +243,23 @@ fn body_of(buffer: &Bytes, head_end: usize, headers: &Headers) -> Result<Bytes, 
     Ok(buffer.slice(head_end..head_end + len))
 }
 
-fn check_single(headers: &Headers) -> Result<(), (u16, String)> {
-    for name in SINGLE {
-        let count = headers.get_raw(&name).count();
-        if count > 1 {
-            return Err((400, format!("Duplicate {} header", name.as_print_str())));
-        }
+fn check_single(counts: Counts) -> Result<(), (u16, String)> {
+    match SINGLE.into_iter().find(|i| counts.0[*i] > 1) {
+        Some(i) => Err((400, format!("Duplicate {} header", COUNTED[i]))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_request(
     headers: &Headers,
+    counts: Counts,
     line: Option<&ezk_sip_types::msg::RequestLine>,
 ) -> Result<(), (u16, String)> {
     use ezk_sip_types::header::typed::{CSeq, CallID, MaxForwards};
-    for name in REQUIRED {
-        if !headers.contains(&name) {
-            return Err((400, format!("Missing {} header", name.as_print_str())));
-        }
+    if let Some(i) = REQUIRED.into_iter().find(|i| counts.0[*i] == 0) {
+        return Err((400, format!("Missing {} header", COUNTED[i])));
     }
-    check_single(headers)?;
+    check_single(counts)?;
     let cseq = headers
         .get_named::<CSeq>()
         .map_err(|_| (400, "Malformed CSeq".to_owned()))?;
@@ -263,17 +284,18 @@ fn check_request(
             return Err((400, what.into()));
         }
     }
-    let contacts_ok = headers
-        .get_raw(&Name::CONTACT)
-        .flat_map(|v| syntax::split_list(v))
-        .all(|c| c.trim() == "*" || syntax::name_addr_ok(c));
+    let contacts_ok = counts.0[CONTACT] == 0
+        || headers
+            .get_raw(&Name::CONTACT)
+            .flat_map(|v| syntax::split_list(v))
+            .all(|c| c.trim() == "*" || syntax::name_addr_ok(c));
     if !contacts_ok {
         return Err((400, "Malformed Contact".into()));
     }
     if !headers.get_raw(&Name::VIA).all(|v| syntax::via_list_ok(v)) {
         return Err((400, "Malformed Via".into()));
     }
-    if !headers.get_raw(&Name::DATE).all(|v| syntax::date_ok(v)) {
+    if counts.0[DATE] > 0 && !headers.get_raw(&Name::DATE).all(|v| syntax::date_ok(v)) {
         return Err((400, "Date must be in GMT".into()));
     }
     if let Some(Err(_)) = headers.try_get_named::<MaxForwards>() {
