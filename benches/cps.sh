@@ -70,10 +70,22 @@ stop_uas() {
     while kill -0 "$UAS_PID" 2>/dev/null; do sleep 0.1; done
 }
 
-"$SB" serve --config "$WORK/switchboard.toml" >"$WORK/switchboard.log" 2>&1 &
-SB_PID=$!
-PIDS+=("$SB_PID")
-sleep 1
+# A fresh switch for every step too: a step at N cps leaves ~30·N transactions timing out for
+# 32 s (RFC Timers J/L/M), which the next step should not inherit.
+start_sb() {
+    "$SB" serve --config "$WORK/switchboard.toml" >>"$WORK/switchboard.log" 2>&1 &
+    SB_PID=$!
+    PIDS+=("$SB_PID")
+    for _ in $(seq 50); do
+        (echo >/dev/udp/127.0.0.1/$SB_PORT) 2>/dev/null && ss -lun | grep -q ":$SB_PORT " && break
+        sleep 0.1
+    done
+}
+stop_sb() {
+    kill "$SB_PID" 2>/dev/null || true
+    while kill -0 "$SB_PID" 2>/dev/null; do sleep 0.1; done
+}
+start_sb
 
 # Memory per established call, on the fresh switch: hold HOLD_CALLS calls open (60 s pauses)
 # and compare RSS before and while they are up.
@@ -89,7 +101,7 @@ stop_uas
 MEMORY=$(printf 'memory: idle RSS %s KiB, with %s calls up %s KiB: %.1f KiB per established call' \
     "$idle" "$HOLD_CALLS" "$held" "$(echo "($held - $idle) / $HOLD_CALLS" | bc -l)")
 echo "$MEMORY"
-sleep 35 # let the held calls' transactions drain (Timer J/L/M = 32 s) before measuring speed
+stop_sb
 
 KAMAILIO=""
 if command -v kamailio >/dev/null; then
@@ -145,7 +157,9 @@ for rate in $RATES; do
             kamailio) [ -n "$KAMAILIO" ] || continue; target="127.0.0.1:$KAM_PORT" ;;
         esac
         start_uas
+        [ "$path" = b2bua ] && start_sb
         result=$(run_step "$target" "$rate")
+        [ "$path" = b2bua ] && stop_sb
         stop_uas
         printf '%-9s rate %5s: %s\n' "$path" "$rate" "$result"
         if [[ $result == ok* ]]; then
