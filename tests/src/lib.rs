@@ -182,10 +182,14 @@ pub fn udp_exchange(to: SocketAddr, datagram: &[u8], wait: Duration) -> Option<S
 /// An OPTIONS ping (what a load balancer's health check sends); the reply text if any.
 #[must_use]
 pub fn options(to: SocketAddr, wait: Duration) -> Option<String> {
-    let branch = format!("z9hG4bK{}", Instant::now().elapsed().as_nanos());
+    // Unique per probe: a repeated branch and Call-ID would be a retransmission of an earlier
+    // probe, answered to that probe's socket.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let branch = format!("z9hG4bK{}x{n}", std::process::id());
     let msg = format!(
         "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch={branch};rport\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:{to}>\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag={branch}\r\nTo: <sip:{to}>\r\n\
          Call-ID: {branch}@probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     );
     udp_exchange(to, msg.as_bytes(), wait)
