@@ -389,11 +389,11 @@ impl Agent {
     /// Applies timers due at `now`: a wrap-up whose deadline has passed becomes ready.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clamp(now);
-        if let AgentState::WrapUp { until } = self.state {
-            if until <= now {
-                // Wrap-up ended at its deadline, not when we noticed.
-                self.enter(until.max(self.since.unwrap_or(until)), AgentState::Ready);
-            }
+        if let AgentState::WrapUp { until } = self.state
+            && until <= now
+        {
+            // Wrap-up ended at its deadline, not when we noticed.
+            self.enter(until.max(self.since.unwrap_or(until)), AgentState::Ready);
         }
     }
 

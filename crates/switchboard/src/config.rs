@@ -2,6 +2,8 @@
 //! and validation with errors that name the key and say what to do.
 
 mod ipnet;
+mod media;
+mod routing;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use ipnet::IpNet;
+pub use media::{KNOWN_CODECS, MediaConfig, RecordingConfig};
+pub use routing::{DialplanConfig, QueueConfig};
 
 /// The shipped `switchboard.toml`, which is also the default configuration.
 pub const DEFAULT_TOML: &str = include_str!("../../../switchboard.toml");
@@ -28,6 +32,18 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// RTP: addresses, ports, codecs, timeouts.
+    #[serde(default)]
+    pub media: MediaConfig,
+    /// Call recording.
+    #[serde(default)]
+    pub recording: RecordingConfig,
+    /// Dialplans and prompts.
+    #[serde(default)]
+    pub dialplan: DialplanConfig,
+    /// Queues that dialplans enqueue callers into.
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
     /// Agents (phones that register, or have a fixed contact).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -147,6 +163,10 @@ pub struct TrunkConfig {
     /// Source networks allowed to send calls without authentication.
     #[serde(default)]
     pub allow_from: Vec<IpNet>,
+    /// Where calls out through this trunk go (`dial` in a dialplan): the carrier's or partner
+    /// site's SIP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<SocketAddr>,
 }
 
 /// Where the running configuration came from.
@@ -313,6 +333,26 @@ impl Config {
                     format!("trunks[{i}].name"),
                     "every trunk needs a name".into(),
                 );
+            }
+        }
+        self.media.validate()?;
+        self.recording.validate()?;
+        let mut queue_names = HashSet::new();
+        for (i, queue) in self.queues.iter().enumerate() {
+            queue.validate(i)?;
+            if !queue_names.insert(queue.name.as_str()) {
+                return invalid(
+                    format!("queues[{i}].name"),
+                    format!("{:?} is the name of two queues", queue.name),
+                );
+            }
+            for (j, member) in queue.agents.iter().enumerate() {
+                if !seen.contains(member.as_str()) {
+                    return invalid(
+                        format!("queues[{i}].agents[{j}]"),
+                        format!("{member:?} is not the extension of any agent"),
+                    );
+                }
             }
         }
         self.check_demo_passwords()

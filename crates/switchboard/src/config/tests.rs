@@ -74,3 +74,61 @@ fn an_empty_file_is_a_valid_minimal_config() {
     assert!(config.agents.is_empty());
     assert_eq!(config.sip, SipConfig::default());
 }
+
+#[test]
+fn media_recording_dialplan_defaults_match_the_shipped_file() {
+    let config = Config::default_embedded().unwrap();
+    assert_eq!(config.media, MediaConfig::default());
+    assert_eq!(config.recording, RecordingConfig::default());
+    assert_eq!(config.dialplan, DialplanConfig::default());
+    let queues: Vec<_> = config.queues.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        queues,
+        [
+            "after-sales-fr",
+            "after-sales-en",
+            "support-fr",
+            "support-en"
+        ]
+    );
+}
+
+#[test]
+fn media_and_queue_mistakes_name_their_key() {
+    let cases = [
+        (
+            "rtp_port_min = 20000",
+            "rtp_port_min = 20001",
+            "media.rtp_port_min",
+        ),
+        (
+            "rtp_port_max = 29999",
+            "rtp_port_max = 100",
+            "media.rtp_port_max",
+        ),
+        ("\"G722\", \"opus\"]", "\"G729\"]", "media.codecs[2]"),
+        ("tones = \"FR\"", "tones = \"XX\"", "media.tones"),
+        (
+            "sample_rate = 8000",
+            "sample_rate = 44100",
+            "recording.sample_rate",
+        ),
+        (
+            "path = \"recordings/{date}/{time}-{call_id}.wav\"",
+            "path = \"recordings/all.wav\"",
+            "recording.path",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = DEFAULT_TOML.replace(from, to);
+        assert_ne!(text, DEFAULT_TOML, "{from} not in the shipped file");
+        let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(message.starts_with(key), "{key}: {message}");
+    }
+    let text = format!("{DEFAULT_TOML}\n[[queues]]\nname = \"vip\"\nagents = [\"9999\"]\n");
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.starts_with("queues[4].agents[0]"), "{message}");
+    let text = format!("{DEFAULT_TOML}\n[[queues]]\nname = \"support-fr\"\n");
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.starts_with("queues[4].name"), "{message}");
+}
