@@ -396,7 +396,8 @@ fn leg_of(event: &LegEvent) -> LegId {
         | LegEvent::Hangup { leg, .. }
         | LegEvent::Reinvite { leg, .. }
         | LegEvent::ReinviteResult { leg, .. }
-        | LegEvent::Info { leg, .. } => *leg,
+        | LegEvent::Info { leg, .. }
+        | LegEvent::Ack { leg, .. } => *leg,
         _ => LegId(0),
     }
 }
