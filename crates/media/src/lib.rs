@@ -9,6 +9,8 @@
 //!
 //! Modules so far:
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
+//! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
+//!   ratio, half a frame of delay, allocation-free per frame.
 //!
 //! RTP/RTCP sessions, the jitter buffer, RFC 4733 and in-band DTMF, prompt playout, the mixer and
 //! the recorder arrive with the media issue, each as its own module behind the same sans-IO rule:
@@ -18,5 +20,6 @@
 #![warn(missing_docs)]
 
 pub mod g711;
+pub mod resample;
 
 pub use g711::G711Error;
