@@ -9,6 +9,8 @@
 //!
 //! Modules so far:
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
+//! * [`prompt`]: WAV prompts decoded once (hound) into shared mono 16-bit buffers at the leg's
+//!   rate; playback of playlists, looping music on hold, gain, silence and the `record` beep.
 //! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
 //!   ratio, half a frame of delay, allocation-free per frame.
 //!
@@ -20,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod g711;
+pub mod prompt;
 pub mod resample;
 
 pub use g711::G711Error;
