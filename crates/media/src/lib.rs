@@ -11,6 +11,9 @@
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
 //! * [`prompt`]: WAV prompts decoded once (hound) into shared mono 16-bit buffers at the leg's
 //!   rate; playback of playlists, looping music on hold, gain, silence and the `record` beep.
+//! * [`recorder`]: stereo call recording (caller left, agent right) and mono voicemail as
+//!   16-bit WAV, written incrementally with a header valid at every instant; typed I/O failures
+//!   that never stop the call; per-side rate conversion that survives codec changes.
 //! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
 //!   ratio, half a frame of delay, allocation-free per frame.
 //!
@@ -23,6 +26,7 @@
 
 pub mod g711;
 pub mod prompt;
+pub mod recorder;
 pub mod resample;
 
 pub use g711::G711Error;
