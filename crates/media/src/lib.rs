@@ -9,6 +9,8 @@
 //!
 //! Modules so far:
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
+//! * [`mixer`]: N-way mixing minus self with a who-hears-whom matrix (supervisor listen,
+//!   whisper, barge; conferences), exact `i32` sums clamped once, allocation-free per tick.
 //! * [`prompt`]: WAV prompts decoded once (hound) into shared mono 16-bit buffers at the leg's
 //!   rate; playback of playlists, looping music on hold, gain, silence and the `record` beep.
 //! * [`recorder`]: stereo call recording (caller left, agent right) and mono voicemail as
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod g711;
+pub mod mixer;
 pub mod prompt;
 pub mod recorder;
 pub mod resample;
