@@ -362,10 +362,27 @@ fn a_recording_channel_outputs_silence_on_bad_input_and_keeps_going() {
     let second = channel.process(Some((&b, 8_000))).unwrap().to_vec();
     assert_eq!(&second[..80], &a[80..]);
     assert_eq!(&second[80..], &b[..80]);
-    // A missing frame drains the held half frame, then silence.
+    // A missing frame drains the held half frame, then silence; so does a bad one.
     let third = channel.process(None).unwrap().to_vec();
     assert_eq!(&third[..80], &b[80..]);
     assert_eq!(&third[80..], &[0; 80][..]);
+    channel.process(Some((&a, 8_000))).unwrap();
+    assert!(channel.process(Some((&a[..159], 8_000))).is_err());
+    assert_eq!(&channel.last_output()[..80], &a[80..]);
+    assert_eq!(&channel.last_output()[80..], &[0; 80][..]);
+}
+
+#[test]
+fn a_zero_length_limit_records_nothing() {
+    let config = RecorderConfig {
+        max_duration: Some(Duration::ZERO),
+        ..NARROW
+    };
+    let mut rec = MonoRecorder::create(Cursor::new(Vec::new()), config).unwrap();
+    assert_eq!(rec.write_frame(None), Ok(WriteOutcome::Dropped));
+    assert_eq!(rec.state(), RecorderState::Full);
+    let (_, _, samples) = read_back(&rec.finish().unwrap().writer.into_inner());
+    assert!(samples.is_empty());
 }
 
 #[test]

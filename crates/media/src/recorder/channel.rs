@@ -121,15 +121,20 @@ impl RecordingChannel {
     ///
     /// # Errors
     /// [`RecorderError::FrameLength`] if `samples` is not 20 ms at `rate_hz`;
-    /// [`RecorderError::Resample`] for a rate that cannot be converted. The tick's output is
-    /// then silence (the state is unchanged), so the caller can still write it and stay
-    /// aligned.
+    /// [`RecorderError::Resample`] for a rate that cannot be converted. The tick then goes on
+    /// as if no frame had come (what the converter still held, then silence): write
+    /// [`RecordingChannel::last_output`] for this side and the file stays aligned.
     pub fn process(&mut self, input: Option<(&[i16], u32)>) -> Result<&[i16], RecorderError> {
-        let result = self.convert(input);
-        if result.is_err() {
-            self.out.fill(0);
+        match self.convert(input) {
+            Ok(()) => Ok(&self.out[..]),
+            Err(e) => {
+                // Flushing a stage with silence of its own rate cannot fail.
+                if self.convert(None).is_err() {
+                    self.out.fill(0);
+                }
+                Err(e)
+            }
         }
-        result.map(|()| &self.out[..])
     }
 
     fn convert(&mut self, input: Option<(&[i16], u32)>) -> Result<(), RecorderError> {
@@ -174,6 +179,12 @@ impl RecordingChannel {
         }
         self.rate_changes += 1;
         Ok(())
+    }
+
+    /// The frame produced by the last [`RecordingChannel::process`], also after an error.
+    #[must_use]
+    pub fn last_output(&self) -> &[i16] {
+        &self.out
     }
 
     /// The input rate currently converted (`None` before the first frame).

@@ -401,6 +401,9 @@ impl<W: Write + Seek, const CHANNELS: usize> Recorder<W, CHANNELS> {
         &mut self,
         encode: impl FnOnce(&mut WavSink<W>),
     ) -> Result<WriteOutcome, RecorderError> {
+        if self.frames >= self.max_frames && self.state != RecorderState::Failed {
+            self.state = RecorderState::Full; // a zero-length limit: not even one frame
+        }
         match self.state {
             RecorderState::Failed | RecorderState::Full => {
                 self.dropped_frames += 1;
