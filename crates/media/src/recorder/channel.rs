@@ -15,9 +15,10 @@
 //! On a rate change the old converter is not simply dropped, which would cut the last 10 ms
 //! of audio it still holds: for that one tick it is fed silence and its output (the held
 //! tail) is added to the new converter's (which starts with 10 ms of its own delay). The
-//! pieces meet where they should, with no gap and no overlap. What remains is a faint ringing
-//! of the filter at the seam (the old side's audio was band-limited, the new side's not yet),
-//! tens of times below a click.
+//! pieces meet where they should, with no gap and no overlap. What remains is a short ringing
+//! of the filter at the seam (the old side's audio was band-limited, the new side's not yet):
+//! on a 400 Hz tone, a few milliseconds at about 3 % of its amplitude, where dropping the old
+//! converter would leave a 10 ms hole.
 //!
 //! Converters are created when the rate changes, the only allocation; steady state is
 //! allocation-free.

@@ -47,8 +47,9 @@
 //!
 //! # Why not `hound`'s writer
 //! hound 3.5.1 is used to *read* recordings back in the tests, not to write them: its
-//! `flush()` patches the header before flushing the samples (correct only if the writer's
-//! `seek` happens to flush, as `BufWriter`'s does), it writes one 2-byte `write` per sample
+//! `flush()` patches the header before flushing the samples (safe only when the writer is
+//! unbuffered or its `seek` flushes first, as `BufWriter`'s does), it writes one 2-byte
+//! `write` per sample
 //! unless wrapped in a `BufWriter` (whose buffered bytes then hide how much reached the disk
 //! when it fills up), its byte counter is a `u32` incremented unchecked (a panic in debug
 //! builds past 4 GiB), and its `Drop` writes the header again, silently, after a failure. The
