@@ -131,6 +131,7 @@ impl NoiseLevel {
     /// The RMS this level stands for, in 16-bit sample units.
     #[must_use]
     pub fn rms(self) -> f32 {
+        // RFC 3389 §3.1: 0 dBov is the overload point, a full-scale square wave.
         FULL_SCALE * 10_f32.powf(-f32::from(self.0) / 20.0)
     }
 }
@@ -178,8 +179,11 @@ impl CnPayload {
     /// # Errors
     /// [`CnError::Empty`]; [`CnError::LevelOutOfRange`] if the reserved bit is set.
     pub fn parse(payload: &[u8]) -> Result<Self, CnError> {
+        // RFC 3389 §3: the level byte, then the model order is whatever bytes remain.
         let (&level, coefficients) = payload.split_first().ok_or(CnError::Empty)?;
+        // §3.1: the top bit of the level byte is unused and always 0.
         let level = NoiseLevel::from_minus_dbov(level)?;
+        // §3: "the decoder may reduce the model order" — we keep the first MAX_ORDER.
         let used = &coefficients[..coefficients.len().min(MAX_ORDER)];
         Self::with_reflection(level, used)
     }
