@@ -9,6 +9,8 @@
 //!
 //! Modules so far:
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
+//! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
+//!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
 //!
 //! RTP/RTCP sessions, the jitter buffer, RFC 4733 and in-band DTMF, prompt playout, the mixer and
 //! the recorder arrive with the media issue, each as its own module behind the same sans-IO rule:
@@ -17,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod codec;
 pub mod g711;
 
 pub use g711::G711Error;
