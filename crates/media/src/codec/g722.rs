@@ -63,7 +63,7 @@ impl Encoder for G722Encoder {
     fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, CodecError> {
         // Two samples per octet: an odd sample would be padded with zero by the library and
         // shift every later frame by half an octet.
-        if pcm.is_empty() || pcm.len() % 2 != 0 {
+        if pcm.is_empty() || !pcm.len().is_multiple_of(2) {
             return Err(CodecError::BadFrameLength {
                 codec: CodecKind::G722,
                 samples: pcm.len(),

@@ -396,8 +396,11 @@ fn check_room(codec: CodecKind, needed: usize, available: usize) -> Result<(), C
 mod tests {
     use super::*;
 
+    /// kind, encoding name, RTP clock, rtpmap channels, PCM rate, static payload type.
+    type Row = (CodecKind, &'static str, u32, u8, u32, Option<u8>);
+
     /// RFC 3551 Table 4 and RFC 7587 §4.1/§7, one row per codec.
-    const TABLE: [(CodecKind, &str, u32, u8, u32, Option<u8>); 4] = [
+    const TABLE: [Row; 4] = [
         (CodecKind::Pcmu, "PCMU", 8_000, 1, 8_000, Some(0)),
         (CodecKind::Pcma, "PCMA", 8_000, 1, 8_000, Some(8)),
         (CodecKind::G722, "G722", 8_000, 1, 16_000, Some(9)),
