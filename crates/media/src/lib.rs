@@ -11,6 +11,8 @@
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
 //! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
 //!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
+//! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
+//!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
 //!
 //! RTP/RTCP sessions, the jitter buffer, RFC 4733 and in-band DTMF, prompt playout, the mixer and
 //! the recorder arrive with the media issue, each as its own module behind the same sans-IO rule:
@@ -21,5 +23,6 @@
 
 pub mod codec;
 pub mod g711;
+pub mod jitter;
 
 pub use g711::G711Error;
