@@ -215,6 +215,17 @@ pub struct JitterStats {
     pub frames_inserted: u64,
 }
 
+/// The decision at a due playout point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Something was skipped; look at the new head.
+    Retry,
+    /// Yield a `Lost` of `ticks` at `ts`.
+    Conceal { ts: i64, ticks: i64 },
+    /// Yield the head packet.
+    Play,
+}
+
 /// Where playout stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -400,76 +411,31 @@ impl JitterBuffer {
             let Some(head) = self.store.front() else {
                 return self.on_empty();
             };
-            if !head.marker {
-                // Packets came again within the talk spurt: the concealed frames were loss.
-                // (Before a marker they were the silence before the next spurt.)
-                self.stats.lost += u64::from(self.empty_run);
-            }
-            self.empty_run = 0;
             let (head_ts, head_marker) = (head.ts, head.marker);
-            if head_ts < self.play_ts {
-                if !self.played {
-                    // Nothing yielded yet: an earlier packet overtaken by the one playout was
-                    // started on. Start from it instead, no earlier than now (so the two are
-                    // not both due at once).
-                    self.play_ts = head_ts;
-                    self.offset = self.offset.max(now_t - head_ts);
-                    self.anchored_ts = Some(head_ts);
-                    continue;
+            self.end_empty_run(head_marker);
+            if self.realign(now_t, head_ts, head_marker) {
+                continue;
+            }
+            match self.next_action(head_ts) {
+                Action::Retry => {}
+                Action::Conceal { ts, ticks } => {
+                    return Some(Popped::Lost {
+                        ts: wire_ts(ts),
+                        ticks: u32::try_from(ticks).unwrap_or(u32::MAX),
+                    });
                 }
-                // Stored before the playout point moved past it (a drop or a re-anchor).
-                self.store.pop_front();
-                self.stats.late += 1;
-                continue;
+                Action::Play => {
+                    self.play_ts = head_ts + self.pkt_ticks;
+                    self.played = true;
+                    self.since_correction = self.since_correction.saturating_add(1);
+                    let slot = self.store.pop_front()?;
+                    return Some(Popped::Packet {
+                        ts: wire_ts(slot.ts),
+                        marker: slot.marker,
+                        payload: &slot.payload,
+                    });
+                }
             }
-            let discontinuity = head_ts - self.play_ts > self.max_ticks;
-            if (head_marker || discontinuity) && self.anchored_ts != Some(head_ts) {
-                // RFC 3551 §4.1: a talk spurt starts here; the gap before it is silence, not
-                // loss, and the delay may change for free. A gap longer than the largest
-                // delay is treated alike (a sender that omits the marker after a pause):
-                // concealing seconds of "loss" would only be seconds of fading noise.
-                self.play_ts = head_ts;
-                self.reanchor(now_t, head_ts);
-                continue;
-            }
-            let error = self.offset - self.desired_offset();
-            let can_correct = self.since_correction >= CORRECTION_SPACING;
-            if can_correct && error >= self.pkt_ticks && self.drop_frame(head_ts) {
-                continue;
-            }
-            if head_ts > self.play_ts {
-                let ticks = (head_ts - self.play_ts).min(self.pkt_ticks);
-                let ts = self.play_ts;
-                self.play_ts += ticks;
-                self.stats.lost += 1;
-                self.since_correction = self.since_correction.saturating_add(1);
-                return Some(Popped::Lost {
-                    ts: wire_ts(ts),
-                    ticks: u32::try_from(ticks).unwrap_or(u32::MAX),
-                });
-            }
-            if (can_correct || self.late_since_correction)
-                && 2 * error <= -self.pkt_ticks
-                && self.delay_ticks() + self.pkt_ticks <= self.max_ticks
-            {
-                self.offset += self.pkt_ticks;
-                self.stats.frames_inserted += 1;
-                self.since_correction = 0;
-                self.late_since_correction = false;
-                return Some(Popped::Lost {
-                    ts: wire_ts(head_ts),
-                    ticks: u32::try_from(self.pkt_ticks).unwrap_or(u32::MAX),
-                });
-            }
-            self.play_ts = head_ts + self.pkt_ticks;
-            self.played = true;
-            self.since_correction = self.since_correction.saturating_add(1);
-            let slot = self.store.pop_front()?;
-            return Some(Popped::Packet {
-                ts: wire_ts(slot.ts),
-                marker: slot.marker,
-                payload: &slot.payload,
-            });
         }
     }
 
@@ -613,6 +579,79 @@ impl JitterBuffer {
         self.anchored_ts = Some(ts);
         self.since_correction = 0;
         self.late_since_correction = false;
+    }
+
+    /// A packet is at the head after frames were concealed with nothing buffered: within a
+    /// talk spurt those frames were loss; before a marker, the silence before the next spurt.
+    fn end_empty_run(&mut self, head_marker: bool) {
+        if !head_marker {
+            self.stats.lost += u64::from(self.empty_run);
+        }
+        self.empty_run = 0;
+    }
+
+    /// Handles a head that the playout point cannot simply reach: one behind it (overtaken
+    /// before anything was played, or left behind by a correction), or the start of a talk
+    /// spurt or a discontinuity, where the delay is re-anchored. `true`: look again.
+    fn realign(&mut self, now_t: i64, head_ts: i64, head_marker: bool) -> bool {
+        if head_ts < self.play_ts {
+            if self.played {
+                // Stored before the playout point moved past it (a drop or a re-anchor).
+                self.store.pop_front();
+                self.stats.late += 1;
+            } else {
+                // Nothing yielded yet: an earlier packet overtaken by the one playout was
+                // started on. Start from it instead, no earlier than now (so the two are not
+                // both due at once).
+                self.play_ts = head_ts;
+                self.offset = self.offset.max(now_t - head_ts);
+                self.anchored_ts = Some(head_ts);
+            }
+            return true;
+        }
+        let discontinuity = head_ts - self.play_ts > self.max_ticks;
+        if (head_marker || discontinuity) && self.anchored_ts != Some(head_ts) {
+            // RFC 3551 §4.1: a talk spurt starts here; the gap before it is silence, not
+            // loss, and the delay may change for free. A gap longer than the largest delay is
+            // treated alike (a sender that omits the marker after a pause): concealing seconds
+            // of "loss" would only be seconds of fading noise.
+            self.play_ts = head_ts;
+            self.reanchor(now_t, head_ts);
+            return true;
+        }
+        false
+    }
+
+    /// What to do at the due playout point with `head_ts` at or after it: drop a frame (lower
+    /// the delay), conceal a gap, insert a frame (raise the delay), or play the head.
+    fn next_action(&mut self, head_ts: i64) -> Action {
+        let error = self.offset - self.desired_offset();
+        let can_correct = self.since_correction >= CORRECTION_SPACING;
+        if can_correct && error >= self.pkt_ticks && self.drop_frame(head_ts) {
+            return Action::Retry;
+        }
+        if head_ts > self.play_ts {
+            let ticks = (head_ts - self.play_ts).min(self.pkt_ticks);
+            let ts = self.play_ts;
+            self.play_ts += ticks;
+            self.stats.lost += 1;
+            self.since_correction = self.since_correction.saturating_add(1);
+            return Action::Conceal { ts, ticks };
+        }
+        if (can_correct || self.late_since_correction)
+            && 2 * error <= -self.pkt_ticks
+            && self.delay_ticks() + self.pkt_ticks <= self.max_ticks
+        {
+            self.offset += self.pkt_ticks;
+            self.stats.frames_inserted += 1;
+            self.since_correction = 0;
+            self.late_since_correction = false;
+            return Action::Conceal {
+                ts: head_ts,
+                ticks: self.pkt_ticks,
+            };
+        }
+        Action::Play
     }
 
     /// The playout point is due and nothing is buffered: conceal a short burst of loss, then
