@@ -10,17 +10,24 @@
 //! is also by far the cheapest to run (figures below).
 //!
 //! # Cost, and the defaults chosen from it
-//! `cargo bench -p switchboard-benches --bench codec` (release, one 20 ms frame, on this
-//! project's 2-core machine while other builds were running, so the figures are an upper bound):
+//! `cargo bench -p switchboard-benches --bench codec`, release, one 20 ms frame of a voiced test
+//! signal, measured as thread CPU time on this project's 2-core machine (shared with builds,
+//! so caches were contended; a quiet machine does no worse):
 //!
-//! | PCM rate | bitrate | encode | decode |
+//! | PCM rate | default bitrate | encode | decode |
 //! |---|---|---|---|
-//! | 8 kHz (NB) | 16 kbit/s | see `benches/benches/codec.rs` | |
+//! | 8 kHz (NB, SILK) | 20 kbit/s | 28.5 µs | 4.4 µs |
+//! | 16 kHz (WB, SILK) | 24 kbit/s | 45.0 µs | 9.5 µs |
+//! | 48 kHz (FB, hybrid) | 32 kbit/s | 98.9 µs | 40.8 µs |
 //!
-//! A transcoded PCMA↔Opus call costs per 20 ms one Opus encode, one Opus decode and two G.711
-//! conversions; one core has 20 ms per frame period, so calls per core ≈ 20,000 µs divided by
-//! that sum. [`DEFAULT_COMPLEXITY`] is the highest complexity that keeps the narrowband
-//! transcoded call within the budget of 300 calls per core.
+//! Narrowband encode by complexity: 0 → 25.8 µs, **1 → 29.0 µs**, 2 → 43.4, 3 → 47.2,
+//! 5 → 67.0, 10 → 125.3 µs. A transcoded PCMA↔Opus call costs per 20 ms one Opus encode, one
+//! Opus decode and two G.711 conversions (0.13 µs): measured as a whole, 30.5 µs trunk→agent
+//! plus 5.4 µs agent→trunk = 35.9 µs, so one core (20,000 µs per 20 ms) runs about 550 such
+//! calls on codec work, against a target of 300. [`DEFAULT_COMPLEXITY`] is 1: the step from 0
+//! costs 12 % and buys about 1 dB of SNR on a tone, the step to 2 costs 50 % more; up to 3 the
+//! budget would still hold. Full band would cost ~140 µs plus a resampler per call (~140 calls
+//! per core), which is why the PCM rate follows the other leg.
 //!
 //! # What we honour of the peer's fmtp (RFC 7587 §6.1, §7.1)
 //! * `maxplaybackrate`: the encoder runs at the highest of our rates not above it (so at 8 kHz
