@@ -20,6 +20,10 @@
 //!   that never stop the call; per-side rate conversion that survives codec changes.
 //! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
 //!   ratio, half a frame of delay, allocation-free per frame.
+//! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
+//!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
+//! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
+//!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
 //!
 //! The audio modules (comfort noise, mixer, prompts, recorder, resampler) are per-frame
 //! transforms called once per 20 ms tick: their only clock is the count of frames they have
@@ -32,8 +36,10 @@
 
 #![warn(missing_docs)]
 
+pub mod codec;
 pub mod comfort_noise;
 pub mod g711;
+pub mod jitter;
 pub mod mixer;
 pub mod prompt;
 pub mod recorder;
