@@ -9,6 +9,11 @@
 //!
 //! Modules so far:
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
+//! * [`rtp`]: zero-copy RTP parsing, in-place header rewrite for the relay, packet writing, and
+//!   RTP/RTCP/STUN demultiplexing (RFC 3550 §5, RFC 5761, RFC 7983).
+//! * [`stats`]: receiver statistics (RFC 3550 A.1 sequence validation, A.3 loss, A.8 jitter) and
+//!   sender counters.
+//! * [`rtcp`]: one RTCP session per leg (SR/RR, SDES, BYE, RTT), terminated by the B2BUA.
 //!
 //! RTP/RTCP sessions, the jitter buffer, RFC 4733 and in-band DTMF, prompt playout, the mixer and
 //! the recorder arrive with the media issue, each as its own module behind the same sans-IO rule:
@@ -18,5 +23,10 @@
 #![warn(missing_docs)]
 
 pub mod g711;
+pub mod rtcp;
+pub mod rtp;
+pub mod stats;
 
 pub use g711::G711Error;
+pub use rtcp::RtcpError;
+pub use rtp::RtpError;
