@@ -471,7 +471,9 @@ impl RtcpSession {
     }
 
     /// The BYE compound for the end of the leg (RFC 3550 §6.6: an empty RR first, our SDES,
-    /// then the BYE last). The session is closed afterwards.
+    /// then the BYE last). The session is closed afterwards. It is due at once: the BYE
+    /// back-off of §6.3.7 only applies to sessions of more than 50 members, so `now` changes
+    /// nothing for a two-member leg; it is taken like every other input.
     ///
     /// # Errors
     /// [`RtcpError::Closed`] if BYE was already sent.
