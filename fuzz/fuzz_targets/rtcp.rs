@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let due = session.poll_timeout().unwrap_or(now) + Duration::from_secs(10);
     if let Some(report) = session.poll_transmit(due, ntp, &tx, &rx) {
         let mut peer = RtcpSession::new(Ssrc(2), "peer", 8000, 1);
-        peer.handle_incoming(due, &report).expect("our own report is valid RTCP");
+        peer.handle_incoming(due, &report)
+            .expect("our own report is valid RTCP");
     }
 });

@@ -3,14 +3,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_media::rtp::{classify, rewrite_header, PayloadType, RtpPacket, Ssrc};
+use switchboard_media::rtp::{PayloadType, RtpPacket, Ssrc, classify, rewrite_header};
 
 fuzz_target!(|data: &[u8]| {
     let _ = classify(data);
     let Ok(packet) = RtpPacket::parse(data) else {
         return;
     };
-    assert_eq!(packet.payload_offset + packet.payload.len() + usize::from(packet.padding), data.len());
+    assert_eq!(
+        packet.payload_offset + packet.payload.len() + usize::from(packet.padding),
+        data.len()
+    );
     // New header fields derived from the input, so the fuzzer explores them too.
     let pt = PayloadType::new((packet.header.payload_type.get() + 1) & 0x7F).expect("7-bit");
     let seq = packet.header.sequence.wrapping_add(0x1234);

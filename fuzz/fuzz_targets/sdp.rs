@@ -12,8 +12,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(offer) = sdp::parse(data) else {
         return;
     };
-    let local = LocalMedia { addr: IpAddr::from([198, 51, 100, 1]), port: 20_000 };
-    let codecs = [CodecPref::opus(), CodecPref::g722(), CodecPref::pcma(), CodecPref::pcmu()];
+    let local = LocalMedia {
+        addr: IpAddr::from([198, 51, 100, 1]),
+        port: 20_000,
+    };
+    let codecs = [
+        CodecPref::opus(),
+        CodecPref::g722(),
+        CodecPref::pcma(),
+        CodecPref::pcmu(),
+    ];
     let mut origin = SdpOrigin::new(1, 1);
     for order in [CodecOrder::Offerer, CodecOrder::Ours] {
         if let Ok((answer, _)) = sdp::answer(&offer, &local, &codecs, order, &mut origin) {
