@@ -24,6 +24,11 @@
 //!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
 //! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
 //!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
+//! * [`rtp`]: zero-copy RTP parsing, in-place header rewrite for the relay, packet writing, and
+//!   RTP/RTCP/STUN demultiplexing (RFC 3550 §5, RFC 5761, RFC 7983).
+//! * [`stats`]: receiver statistics (RFC 3550 A.1 sequence validation, A.3 loss, A.8 jitter) and
+//!   sender counters.
+//! * [`rtcp`]: one RTCP session per leg (SR/RR, SDES, BYE, RTT), terminated by the B2BUA.
 //!
 //! The audio modules (comfort noise, mixer, prompts, recorder, resampler) are per-frame
 //! transforms called once per 20 ms tick: their only clock is the count of frames they have
@@ -44,5 +49,10 @@ pub mod mixer;
 pub mod prompt;
 pub mod recorder;
 pub mod resample;
+pub mod rtcp;
+pub mod rtp;
+pub mod stats;
 
 pub use g711::G711Error;
+pub use rtcp::RtcpError;
+pub use rtp::RtpError;
