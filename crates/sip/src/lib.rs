@@ -8,7 +8,8 @@
 //! * [`transaction`] holds the four RFC 3261 §17 transaction machines and their timers;
 //! * [`endpoint`] routes every message to the transaction or dialog that owns it;
 //! * [`dialog`] keeps RFC 3261 §12 dialog state (route set, CSeq, remote target);
-//! * [`registrar`] and [`auth`] implement REGISTER handling and digest authentication.
+//! * [`registrar`] and [`auth`] implement REGISTER handling and digest authentication;
+//! * [`sdp`] parses session descriptions and runs RFC 3264 offer/answer for the media anchor.
 //!
 //! # The drain rule
 //! After every `handle_*(now, …)` call, drain `poll_*()` until it returns `None`, then ask
@@ -20,6 +21,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod registrar;
+pub mod sdp;
 pub mod transaction;
 pub mod ua;
 pub mod wire;

@@ -1,0 +1,132 @@
+//! Fixed slots holding buffered packets, kept in timestamp order.
+//!
+//! The slots are allocated once; a slot's payload buffer keeps the capacity of the largest
+//! payload it has held (never more than [`super::MAX_PAYLOAD`]), so once warm, storing a packet
+//! copies bytes and allocates nothing.
+
+use std::collections::VecDeque;
+
+/// Payload capacity each slot starts with: a 20 ms G.711 or G.722 frame (160 octets) and
+/// typical Opus packets fit without growing.
+const INITIAL_SLOT_BYTES: usize = 256;
+
+/// One buffered packet.
+#[derive(Debug, Clone)]
+pub(super) struct Slot {
+    /// Extended (wrap-free) RTP timestamp.
+    pub(super) ts: i64,
+    /// Arrival time, in RTP ticks of the buffer's local clock.
+    pub(super) arrival: i64,
+    pub(super) marker: bool,
+    pub(super) payload: Vec<u8>,
+}
+
+/// The slots and their order.
+#[derive(Debug, Clone)]
+pub(super) struct Store {
+    slots: Vec<Slot>,
+    /// Indices of occupied slots, sorted by `ts`, oldest first.
+    order: VecDeque<usize>,
+    /// Indices of free slots.
+    free: Vec<usize>,
+}
+
+impl Store {
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            slots: (0..capacity)
+                .map(|_| Slot {
+                    ts: 0,
+                    arrival: 0,
+                    marker: false,
+                    payload: Vec::with_capacity(INITIAL_SLOT_BYTES),
+                })
+                .collect(),
+            order: VecDeque::with_capacity(capacity),
+            free: (0..capacity).rev().collect(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub(super) fn clear(&mut self) {
+        while let Some(i) = self.order.pop_front() {
+            self.free.push(i);
+        }
+    }
+
+    /// Whether a packet with timestamp `ts` is buffered.
+    pub(super) fn contains(&self, ts: i64) -> bool {
+        self.position(ts).is_ok()
+    }
+
+    fn position(&self, ts: i64) -> Result<usize, usize> {
+        self.order.binary_search_by(|&i| self.slots[i].ts.cmp(&ts))
+    }
+
+    /// Stores a packet; `false` if every slot is taken (or `ts` is already there).
+    pub(super) fn insert(&mut self, ts: i64, arrival: i64, marker: bool, payload: &[u8]) -> bool {
+        let Err(pos) = self.position(ts) else {
+            return false;
+        };
+        let Some(i) = self.free.pop() else {
+            return false;
+        };
+        let slot = &mut self.slots[i];
+        slot.ts = ts;
+        slot.arrival = arrival;
+        slot.marker = marker;
+        slot.payload.clear();
+        // Exact: a slot never holds more than the largest payload it was given.
+        slot.payload.reserve_exact(payload.len());
+        slot.payload.extend_from_slice(payload);
+        self.order.insert(pos, i);
+        true
+    }
+
+    /// The oldest buffered packet.
+    pub(super) fn front(&self) -> Option<&Slot> {
+        self.order.front().map(|&i| &self.slots[i])
+    }
+
+    /// Removes the oldest packet and returns its slot, which stays readable until the next
+    /// insert.
+    pub(super) fn pop_front(&mut self) -> Option<&Slot> {
+        let i = self.order.pop_front()?;
+        self.free.push(i);
+        Some(&self.slots[i])
+    }
+
+    /// Bytes held by the payload buffers (their capacity).
+    pub(super) fn payload_bytes(&self) -> usize {
+        self.slots.iter().map(|s| s.payload.capacity()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_timestamp_order_and_bounds() {
+        let mut s = Store::new(3);
+        assert!(s.insert(20, 0, false, b"b"));
+        assert!(s.insert(10, 0, true, b"a"));
+        assert!(!s.insert(10, 0, false, b"dup"), "same timestamp");
+        assert!(s.insert(30, 0, false, b"c"));
+        assert!(!s.insert(40, 0, false, b"d"), "full");
+        assert!(s.contains(20) && !s.contains(25));
+        assert_eq!(s.front().map(|f| (f.ts, f.marker)), Some((10, true)));
+        assert_eq!(
+            s.pop_front().map(|f| f.payload.clone()),
+            Some(b"a".to_vec())
+        );
+        assert_eq!(s.len(), 2);
+        s.clear();
+        assert_eq!(s.len(), 0);
+        assert!(s.pop_front().is_none());
+        assert_eq!(s.payload_bytes(), 3 * INITIAL_SLOT_BYTES);
+    }
+}
