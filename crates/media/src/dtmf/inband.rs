@@ -1,0 +1,478 @@
+//! In-band DTMF detection: Goertzel filters on the decoded audio, against the ITU-T Q.24 limits.
+//!
+//! Input is 8 kHz mono 16-bit audio in frames of any length (the media worker hands over each
+//! 20 ms packet, 160 samples, once decoded); output is a [`DtmfEdge`] when a key tone has been
+//! recognised and another when it stops.
+//!
+//! # What a receiver must do (ITU-T Q.24, reception of Q.23 signals)
+//! | criterion | must accept | must reject | what we do |
+//! |---|---|---|---|
+//! | frequency deviation | ≤ 1.5 % | ≥ 3.5 % | reject beyond 2.5 %, the middle |
+//! | signal duration | ≥ 40 ms | < 23 ms | accept ≥ 33 ms, reject < 26.5 ms |
+//! | pause between signals | ≥ 40 ms | — | a pause is seen from 20 ms |
+//! | interruption (bridged) | ≤ 10 ms | — | gaps up to 12.75 ms are bridged |
+//! | twist, high group weaker ("normal") | ≤ 8 dB | — | accept ≤ 9 dB |
+//! | twist, high group stronger ("reverse") | ≤ 4 dB | — | accept ≤ 5 dB |
+//! | level per frequency | down to −25 dBm0 | — | down to −38 dBm0 ([`DetectorConfig::min_level`]) |
+//!
+//! These are the values of Q.24's most widely used column (North American / ANSI; CEPT's are
+//! the same or looser). The twist limits get 1 dB over Q.24 to absorb our measurement error, so
+//! that a tone exactly at the limit is never refused.
+//!
+//! # How
+//! **Windows.** The last 106 samples (13.25 ms) are analysed every 53 samples (50 % overlap).
+//! 106 is chosen within the usual 102–106 because, of all lengths from 98 to 111, it leaks the
+//! least between neighbouring frequencies of a group (−16 dB worst case, 697/770 Hz and
+//! 1209/1336 Hz; −14.8 dB at 102): a window that long still lets the 53-sample hop time the
+//! tone to 6.6 ms, which is what puts the duration decision inside Q.24's 23–40 ms band.
+//!
+//! **Stage 1, every window** (cheap: a silent window costs one sum of squares). The eight
+//! Goertzel powers are compared with the window's energy. A window is a candidate for a key if
+//! the strongest row and column tones are each above the level floor, within a loose twist, at
+//! least 10 dB above the other tones of their group, and together hold at least 75 % of the
+//! window's energy. That last test is the main defence against talk-off (voice and music spread
+//! their energy over many frequencies) and it also times the tone: a window only partly covered
+//! by the tone holds at most the covered fraction of its energy in the tone, so a window is a
+//! candidate only when the tone covers three quarters of it. Four candidate windows in a row
+//! for the same key can only come from a tone of at least 106·0.5 + 3·53 = 212 samples
+//! (26.5 ms); a tone of 265 samples (33 ms) always yields four.
+//!
+//! **Stage 2, once four windows agree**, on the last 212 samples (26.5 ms), which lie inside
+//! the tone for any tone of 40 ms or more:
+//! * the frequency of each tone, from how its phase turns between three Hann-windowed
+//!   sub-blocks 53 samples apart (unambiguous to ±75 Hz, and precise because the window keeps
+//!   the other tone out): more than 2.5 % off → not a key;
+//! * each tone's power at the measured frequency (so a tone 1.5 % off is not measured weaker):
+//!   level floor, twist limits, and the two tones must hold 80 % of the energy;
+//! * the second harmonic of each tone must be 12 dB below it: a sung note or an instrument that
+//!   happens to sit on two key frequencies has harmonics, a key tone has none. (A row tone's
+//!   harmonic within 150 Hz of the key's own column tone — keys 2, 6 and C — cannot be told
+//!   apart from that column tone, so it is not checked.)
+//!
+//! **End.** The key is held while windows keep agreeing; it ends after four windows that do not
+//! (26.5 ms), so an interruption of up to 12.75 ms is bridged, and a pause of 20 ms or more
+//! separates two presses of the same key. Its duration runs from the first agreeing window's
+//! start to the last one's end.
+
+use std::collections::VecDeque;
+use std::f32::consts::{PI, TAU};
+use std::time::{Duration, Instant};
+
+use super::goertzel::{Goertzel, powers};
+use super::{
+    COLUMN_FREQUENCIES, Digit, DtmfEdge, DtmfEvent, DtmfSource, ROW_FREQUENCIES, instant_before,
+};
+use crate::tone::Dbm0;
+
+/// Sample rate of the detector's input.
+pub const SAMPLE_RATE: u32 = 8_000;
+/// Samples per analysis window (13.25 ms; see the module docs for why 106).
+pub const WINDOW: usize = 106;
+/// Samples between two windows (half a window).
+pub const HOP: usize = WINDOW / 2;
+/// The block of stage 2: three windows' worth, 26.5 ms.
+const LONG: usize = 2 * WINDOW;
+/// Agreeing windows needed before stage 2 is tried.
+const CONFIRM_WINDOWS: u32 = 4;
+/// Disagreeing windows that end a key.
+const END_MISSES: u32 = 4;
+/// Stage 1: share of the window's energy the two tones must hold.
+const MIN_SHARE: f32 = 0.75;
+/// Stage 2: share of the block's energy the two tones must hold.
+const MIN_SHARE_LONG: f32 = 0.80;
+/// Stage 1: the other tones of a group must be this much weaker than the strongest (dB).
+const NEIGHBOUR_DB: f32 = 10.0;
+/// Stage 1 accepts this much more twist than stage 2 (dB): nominal-frequency powers read up to
+/// 1.6 dB low for a tone 1.5 % off, and stage 2 measures properly.
+const STAGE1_TWIST_SLACK_DB: f32 = 3.0;
+/// Stage 2: a tone's second harmonic must be this much below it (dB).
+const HARMONIC_DB: f32 = 12.0;
+/// Stage 2: a row tone's harmonic this close to the column tone is not checked (Hz).
+const HARMONIC_GUARD_HZ: f32 = 150.0;
+
+/// Detector settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorConfig {
+    /// Weakest tone (each of the two) that is detected. Q.24 asks for −25 dBm0; −38 dBm0 leaves
+    /// room for a weak line and a quiet gateway, and is still 17 dB above the −55 dBm0 that
+    /// counts as silence.
+    pub min_level: Dbm0,
+    /// Largest twist with the high-group tone weaker than the low one, in dB.
+    pub normal_twist_db: f32,
+    /// Largest twist with the high-group tone stronger than the low one, in dB.
+    pub reverse_twist_db: f32,
+    /// Largest relative deviation of either tone from its nominal frequency (0.025 = 2.5 %).
+    pub max_deviation: f32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            min_level: Dbm0(-38.0),
+            normal_twist_db: 9.0,
+            reverse_twist_db: 5.0,
+            max_deviation: 0.025,
+        }
+    }
+}
+
+/// Why candidates were refused in stage 2, for tuning and for operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectorStats {
+    /// Windows analysed.
+    pub windows: u64,
+    /// Windows that were candidates for a key (stage 1).
+    pub candidates: u64,
+    /// Keys recognised.
+    pub detected: u64,
+    /// Stage 2 refusals: a tone too far off its frequency.
+    pub off_frequency: u64,
+    /// Stage 2 refusals: a tone below the level floor or a twist beyond the limits.
+    pub level_or_twist: u64,
+    /// Stage 2 refusals: other signals next to the tones.
+    pub impure: u64,
+    /// Stage 2 refusals: a second harmonic.
+    pub harmonic: u64,
+}
+
+/// Consecutive windows agreeing on one key.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    digit: Option<Digit>,
+    windows: u32,
+    /// Sample index of the first window's first sample.
+    first_start: i64,
+}
+
+impl Run {
+    const NONE: Run = Run {
+        digit: None,
+        windows: 0,
+        first_start: 0,
+    };
+}
+
+/// The key being held.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    digit: Digit,
+    /// Sample index where the key began.
+    start: i64,
+    /// Sample index just past the last agreeing window.
+    end: i64,
+    /// Disagreeing windows since the last agreeing one.
+    misses: u32,
+}
+
+/// One tone measured in stage 2.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    frequency: f32,
+    power: f32,
+    harmonic: f32,
+}
+
+/// The in-band DTMF detector for one direction of one call. Sans-IO: feed it frames with
+/// [`Detector::handle_frame`], then drain [`Detector::poll_output`]. It keeps no timer: time
+/// moves with the samples.
+#[derive(Debug)]
+pub struct Detector {
+    config: DetectorConfig,
+    /// The four row filters, then the four column filters.
+    bank: [Goertzel; 8],
+    hann: [f32; WINDOW],
+    /// Mean square of a sine at the level floor.
+    min_power: f32,
+    normal_twist: f32,
+    reverse_twist: f32,
+    stage1_normal_twist: f32,
+    stage1_reverse_twist: f32,
+    neighbour: f32,
+    harmonic: f32,
+    /// The last `LONG` samples, oldest first.
+    buf: [f32; LONG],
+    /// Samples received since the last window.
+    pending: [f32; HOP],
+    pending_len: usize,
+    /// Windows completed: `buf` ends at sample `hops × HOP`.
+    hops: u64,
+    /// The latest frame's `now` and the index of its first sample.
+    anchor: Option<(Instant, u64)>,
+    run: Run,
+    held: Option<Held>,
+    out: VecDeque<DtmfEdge>,
+    stats: DetectorStats,
+}
+
+fn db_to_power_ratio(db: f32) -> f32 {
+    10_f32.powf(db / 10.0)
+}
+
+impl Detector {
+    /// A detector hearing silence so far.
+    #[must_use]
+    pub fn new(config: DetectorConfig) -> Detector {
+        let rate = SAMPLE_RATE as f32;
+        let mut bank = [Goertzel::new(ROW_FREQUENCIES[0], rate); 8];
+        for (g, f) in bank
+            .iter_mut()
+            .zip(ROW_FREQUENCIES.iter().chain(&COLUMN_FREQUENCIES))
+        {
+            *g = Goertzel::new(*f, rate);
+        }
+        let hann = std::array::from_fn(|n| 0.5 - 0.5 * (TAU * n as f32 / WINDOW as f32).cos());
+        Detector {
+            config,
+            bank,
+            hann,
+            min_power: config.min_level.sine_power(),
+            normal_twist: db_to_power_ratio(config.normal_twist_db),
+            reverse_twist: db_to_power_ratio(config.reverse_twist_db),
+            stage1_normal_twist: db_to_power_ratio(config.normal_twist_db + STAGE1_TWIST_SLACK_DB),
+            stage1_reverse_twist: db_to_power_ratio(
+                config.reverse_twist_db + STAGE1_TWIST_SLACK_DB,
+            ),
+            neighbour: db_to_power_ratio(-NEIGHBOUR_DB),
+            harmonic: db_to_power_ratio(-HARMONIC_DB),
+            buf: [0.0; LONG],
+            pending: [0.0; HOP],
+            pending_len: 0,
+            hops: 0,
+            anchor: None,
+            run: Run::NONE,
+            held: None,
+            out: VecDeque::with_capacity(8),
+            stats: DetectorStats::default(),
+        }
+    }
+
+    /// Feeds the samples of one frame; `now` is the instant of its first sample.
+    pub fn handle_frame(&mut self, now: Instant, samples: &[i16]) {
+        self.anchor = Some((now, self.hops * HOP as u64 + self.pending_len as u64));
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (HOP - self.pending_len).min(rest.len());
+            let (now_part, later) = rest.split_at(take);
+            for (p, &s) in self.pending[self.pending_len..].iter_mut().zip(now_part) {
+                *p = f32::from(s);
+            }
+            self.pending_len += take;
+            rest = later;
+            if self.pending_len == HOP {
+                self.buf.copy_within(HOP.., 0);
+                self.buf[LONG - HOP..].copy_from_slice(&self.pending);
+                self.pending_len = 0;
+                self.hops += 1;
+                self.analyse_window();
+            }
+        }
+    }
+
+    /// Ends the key being held, if any (end of the call or of the stream).
+    pub fn flush(&mut self) {
+        if let Some(h) = self.held.take() {
+            self.end(h);
+        }
+        self.run = Run::NONE;
+    }
+
+    /// The next edge, oldest first.
+    pub fn poll_output(&mut self) -> Option<DtmfEdge> {
+        self.out.pop_front()
+    }
+
+    /// What the detector saw and refused so far.
+    #[must_use]
+    pub fn stats(&self) -> DetectorStats {
+        self.stats
+    }
+
+    fn analyse_window(&mut self) {
+        let end = i64::try_from(self.hops * HOP as u64).unwrap_or(i64::MAX);
+        let start = end - WINDOW as i64;
+        self.stats.windows += 1;
+        let candidate = if start >= 0 { self.classify() } else { None };
+        if candidate.is_some() {
+            self.stats.candidates += 1;
+        }
+        self.track(start, candidate);
+    }
+
+    /// Stage 1 on the last window.
+    fn classify(&self) -> Option<Digit> {
+        let w = &self.buf[LONG - WINDOW..];
+        let n = WINDOW as f32;
+        let energy = w.iter().map(|x| x * x).sum::<f32>() / n;
+        if energy < 2.0 * self.min_power {
+            return None;
+        }
+        let p = powers(&self.bank, w).map(|x| 2.0 * x / (n * n));
+        let (r, pr, pr2) = strongest_two(&p[..4]);
+        let (c, pc, pc2) = strongest_two(&p[4..]);
+        let ok = pr >= self.min_power
+            && pc >= self.min_power
+            && pc <= pr * self.stage1_reverse_twist
+            && pr <= pc * self.stage1_normal_twist
+            && pr2 <= pr * self.neighbour
+            && pc2 <= pc * self.neighbour
+            && pr + pc >= MIN_SHARE * energy;
+        if ok { Digit::at(r, c) } else { None }
+    }
+
+    /// Runs the key state machine with one window's verdict.
+    fn track(&mut self, start: i64, candidate: Option<Digit>) {
+        self.run = match candidate {
+            Some(d) if self.run.digit == Some(d) => Run {
+                windows: self.run.windows + 1,
+                ..self.run
+            },
+            Some(d) => Run {
+                digit: Some(d),
+                windows: 1,
+                first_start: start,
+            },
+            None => Run::NONE,
+        };
+        if let Some(mut h) = self.held {
+            if candidate == Some(h.digit) {
+                h.misses = 0;
+                h.end = start + WINDOW as i64;
+                self.held = Some(h);
+            } else {
+                h.misses += 1;
+                self.held = Some(h);
+                if h.misses >= END_MISSES {
+                    self.held = None;
+                    self.end(h);
+                }
+            }
+        }
+        if self.held.is_none()
+            && self.run.windows >= CONFIRM_WINDOWS
+            && let Some(digit) = self.run.digit
+            && self.verify(digit)
+        {
+            let h = Held {
+                digit,
+                start: self.run.first_start,
+                end: start + WINDOW as i64,
+                misses: 0,
+            };
+            if let Some(started) = self.instant_of(h.start) {
+                self.held = Some(h);
+                self.stats.detected += 1;
+                self.out.push_back(DtmfEdge::Begin {
+                    digit,
+                    source: DtmfSource::Inband,
+                    started,
+                });
+            }
+        }
+    }
+
+    /// Stage 2 on the last `LONG` samples.
+    fn verify(&mut self, digit: Digit) -> bool {
+        let (row_f, col_f) = digit.frequencies();
+        let row = self.measure(row_f);
+        let col = self.measure(col_f);
+        let dev = self.config.max_deviation;
+        if (row.frequency - row_f).abs() > dev * row_f
+            || (col.frequency - col_f).abs() > dev * col_f
+        {
+            self.stats.off_frequency += 1;
+            return false;
+        }
+        if row.power < self.min_power
+            || col.power < self.min_power
+            || col.power > row.power * self.reverse_twist
+            || row.power > col.power * self.normal_twist
+        {
+            self.stats.level_or_twist += 1;
+            return false;
+        }
+        let energy = self.buf.iter().map(|x| x * x).sum::<f32>() / LONG as f32;
+        if row.power + col.power < MIN_SHARE_LONG * energy {
+            self.stats.impure += 1;
+            return false;
+        }
+        let row_checked = (2.0 * row.frequency - col.frequency).abs() > HARMONIC_GUARD_HZ;
+        if col.harmonic > col.power * self.harmonic
+            || (row_checked && row.harmonic > row.power * self.harmonic)
+        {
+            self.stats.harmonic += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Frequency, power and second-harmonic power of the tone near `nominal` in the last
+    /// `LONG` samples.
+    fn measure(&self, nominal: f32) -> Measured {
+        let rate = SAMPLE_RATE as f32;
+        let g = Goertzel::new(nominal, rate);
+        let y: [(f32, f32); 3] =
+            std::array::from_fn(|i| g.windowed(&self.buf[i * HOP..i * HOP + WINDOW], &self.hann));
+        // Σ y[i+1]·conj(y[i]): the phase turned over one hop, weighted by magnitude.
+        let (mut re, mut im) = (0.0, 0.0);
+        for i in 0..2 {
+            let (a, b) = (y[i], y[i + 1]);
+            re += b.0 * a.0 + b.1 * a.1;
+            im += b.1 * a.0 - b.0 * a.1;
+        }
+        let expected = TAU * nominal * HOP as f32 / rate;
+        let turn = (im.atan2(re) - expected + PI).rem_euclid(TAU) - PI;
+        let frequency = nominal + turn * rate / (TAU * HOP as f32);
+        let scale = 2.0 / (LONG as f32 * LONG as f32);
+        Measured {
+            frequency,
+            power: Goertzel::new(frequency, rate).power(&self.buf) * scale,
+            harmonic: Goertzel::new(2.0 * frequency, rate).power(&self.buf) * scale,
+        }
+    }
+
+    fn end(&mut self, h: Held) {
+        let samples = u64::try_from(h.end - h.start).unwrap_or(0);
+        let duration = Duration::from_nanos(samples * 1_000_000_000 / u64::from(SAMPLE_RATE));
+        if let Some(started) = self.instant_of(h.start) {
+            let event = DtmfEvent {
+                digit: h.digit,
+                source: DtmfSource::Inband,
+                started,
+                duration,
+            };
+            self.out.push_back(DtmfEdge::End(event));
+        }
+    }
+
+    /// The instant of sample `index`, from the latest frame's anchor (`None` before the first
+    /// frame, when there is no sample to date either).
+    fn instant_of(&self, index: i64) -> Option<Instant> {
+        let (now, at) = self.anchor?;
+        let at = i64::try_from(at).unwrap_or(i64::MAX);
+        let to_duration = |n: i64| {
+            Duration::from_nanos(n.unsigned_abs() * 1_000_000_000 / u64::from(SAMPLE_RATE))
+        };
+        Some(if index >= at {
+            now + to_duration(index - at)
+        } else {
+            instant_before(now, to_duration(at - index))
+        })
+    }
+}
+
+/// Index and power of the strongest entry, and the power of the second strongest.
+fn strongest_two(p: &[f32]) -> (usize, f32, f32) {
+    let mut best = 0;
+    for (i, &v) in p.iter().enumerate() {
+        if v > p[best] {
+            best = i;
+        }
+    }
+    let second = p
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != best)
+        .map(|(_, &v)| v)
+        .fold(0.0, f32::max);
+    (best, p[best], second)
+}
