@@ -8,7 +8,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use switchboard_media::dtmf::Digit;
 use switchboard_media::tone::{
-    Component, Dbm0, DtmfLevels, Step, Tone, ToneError, ToneGenerator, TonePlan,
+    Component, Dbm0, DtmfLevels, FULL_SCALE_DBM0, Step, Tone, ToneError, ToneGenerator, TonePlan,
 };
 
 /// Mean square of `x` at frequency `f` (sample rate `rate`) as a Goertzel-free direct DFT:
@@ -51,7 +51,7 @@ fn zero_dbm0_is_the_g711_reference_level() {
         "{}",
         Dbm0(0.0).sine_peak()
     );
-    assert!((Dbm0(3.14).sine_peak() - 32_768.0).abs() < 0.5);
+    assert!((Dbm0(FULL_SCALE_DBM0).sine_peak() - 32_768.0).abs() < 0.5);
     assert!((Dbm0(-20.0).sine_peak() - 2_282.7).abs() < 0.5);
     for level in [-40.0_f32, -13.0, 0.0, 3.0] {
         let back = Dbm0::of_power(Dbm0(level).sine_power()).0;
