@@ -519,6 +519,29 @@ fn frames_of_any_length_give_the_same_keys_and_times() {
 }
 
 #[test]
+fn a_jittery_frame_clock_does_not_split_a_press() {
+    // A driver's `now` wobbles around the sample clock; the begin and end of a press must
+    // still carry the same start, and the start stay near the truth.
+    let mut x = silence(200);
+    x.extend(Key::new(Digit::Eight).samples());
+    x.extend(silence(300));
+    let start = t0();
+    let mut det = Detector::new(DetectorConfig::default());
+    let mut edges = Vec::new();
+    for (i, frame) in x.chunks(160).enumerate() {
+        let wobble = Duration::from_micros([0, 2_500, 900, 3_000, 1_700][i % 5]);
+        det.handle_frame(start + Duration::from_millis(20 * i as u64) + wobble, frame);
+        edges.extend(std::iter::from_fn(|| det.poll_output()));
+    }
+    let [DtmfEdge::Begin { started: begun, .. }, DtmfEdge::End(e)] = edges[..] else {
+        panic!("{edges:?}");
+    };
+    assert_eq!(begun, e.started);
+    let truth = start + Duration::from_millis(200);
+    assert!(e.started.max(truth) - e.started.min(truth) <= Duration::from_millis(10));
+}
+
+#[test]
 fn the_level_floor_is_configurable() {
     let key = Key {
         low_db: -30.0,

@@ -179,6 +179,8 @@ struct Held {
     digit: Digit,
     /// Sample index where the key began.
     start: i64,
+    /// Its instant, as reported in the `Begin` (and so, identically, in the `End`).
+    started: Instant,
     /// Sample index just past the last agreeing window.
     end: i64,
     /// Disagreeing windows since the last agreeing one.
@@ -397,22 +399,22 @@ impl Detector {
             && self.run.windows >= CONFIRM_WINDOWS
             && let Some(digit) = self.run.digit
             && self.verify(digit)
+            && let Some(started) = self.instant_of(self.run.first_start)
         {
-            let h = Held {
+            self.held = Some(Held {
                 digit,
                 start: self.run.first_start,
+                started,
                 end: start + WINDOW as i64,
                 misses: 0,
-            };
-            if let Some(started) = self.instant_of(h.start) {
-                self.held = Some(h);
-                self.stats.detected += 1;
-                self.out.push_back(DtmfEdge::Begin {
-                    digit,
-                    source: DtmfSource::Inband,
-                    started,
-                });
-            }
+            });
+            self.stats.detected += 1;
+            let source = DtmfSource::Inband;
+            self.out.push_back(DtmfEdge::Begin {
+                digit,
+                source,
+                started,
+            });
         }
     }
 
@@ -485,15 +487,13 @@ impl Detector {
     fn end(&mut self, h: Held) {
         let samples = u64::try_from(h.end - h.start).unwrap_or(0);
         let duration = Duration::from_nanos(samples * 1_000_000_000 / u64::from(SAMPLE_RATE));
-        if let Some(started) = self.instant_of(h.start) {
-            let event = DtmfEvent {
-                digit: h.digit,
-                source: DtmfSource::Inband,
-                started,
-                duration,
-            };
-            self.out.push_back(DtmfEdge::End(event));
-        }
+        let event = DtmfEvent {
+            digit: h.digit,
+            source: DtmfSource::Inband,
+            started: h.started,
+            duration,
+        };
+        self.out.push_back(DtmfEdge::End(event));
     }
 
     /// The instant of sample `index`, from the latest frame's anchor (`None` before the first
