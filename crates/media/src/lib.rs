@@ -7,42 +7,46 @@
 //! engine". Like the other cores, nothing here owns a socket, a timer or a clock: the media workers
 //! in the `switchboard` binary own the sockets and the 20 ms playout tick and feed this crate.
 //!
-//! Modules so far:
-//! * [`comfort_noise`]: RFC 3389 comfort noise payloads and a seeded noise generator at a level
-//!   and spectral shape, so a muted or silent leg does not sound dead.
+//! Modules:
+//! * [`rtp`]: zero-copy RTP parsing, in-place header rewrite for relaying, the packet writer, and
+//!   RTP/RTCP/STUN demultiplexing (RFC 3550 §5, RFC 5761, RFC 7983).
+//! * [`stats`]: RFC 3550 receiver and sender statistics (A.1 sequence validation, A.3 loss,
+//!   A.8 jitter).
+//! * [`rtcp`]: one terminated RTCP session per leg (SR/RR with SDES, BYE, RTT from LSR/DLSR).
+//! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
+//!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
+//! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
+//!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
 //! * [`g711`]: G.711 A-law / µ-law companding, table-driven and bit-exact with ITU-T G.191.
-//! * [`mixer`]: N-way mixing minus self with a who-hears-whom matrix (supervisor listen,
-//!   whisper, barge; conferences), exact `i32` sums clamped once, allocation-free per tick.
+//! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
+//!   ratio, half a frame of delay, allocation-free per frame.
+//! * [`dtmf`]: key presses from RFC 4733 events, in-band tones (Goertzel, ITU-T Q.24) and SIP
+//!   INFO, merged into one event stream; RFC 4733 sending.
+//! * [`tone`]: call-progress tones per country (ITU-T E.180) and DTMF tones.
 //! * [`prompt`]: WAV prompts decoded once (hound) into shared mono 16-bit buffers at the leg's
 //!   rate; playback of playlists, looping music on hold, gain, silence and the `record` beep.
 //! * [`recorder`]: stereo call recording (caller left, agent right) and mono voicemail as
 //!   16-bit WAV, written incrementally with a header valid at every instant; typed I/O failures
 //!   that never stop the call; per-side rate conversion that survives codec changes.
-//! * [`resample`]: streaming 8/16/48 kHz sample-rate conversion (rubato's FFT resampler), exact
-//!   ratio, half a frame of delay, allocation-free per frame.
-//! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
-//!   (with RFC 7587 fmtp handling) — with packet loss concealment and no allocation per frame.
-//! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
-//!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
-//! * [`rtp`]: zero-copy RTP parsing, in-place header rewrite for the relay, packet writing, and
-//!   RTP/RTCP/STUN demultiplexing (RFC 3550 §5, RFC 5761, RFC 7983).
-//! * [`stats`]: receiver statistics (RFC 3550 A.1 sequence validation, A.3 loss, A.8 jitter) and
-//!   sender counters.
-//! * [`rtcp`]: one RTCP session per leg (SR/RR, SDES, BYE, RTT), terminated by the B2BUA.
+//! * [`mixer`]: N-way mixing minus self with a who-hears-whom matrix (supervisor listen,
+//!   whisper, barge; conferences), exact `i32` sums clamped once, allocation-free per tick.
+//! * [`comfort_noise`]: RFC 3389 comfort noise payloads and a seeded noise generator at a level
+//!   and spectral shape, so a muted or silent leg does not sound dead.
 //!
-//! The audio modules (comfort noise, mixer, prompts, recorder, resampler) are per-frame
-//! transforms called once per 20 ms tick: their only clock is the count of frames they have
-//! been given, so they take no `now` and own no timer. The recorder and prompt loader work over
-//! `Read`/`Write + Seek` handed in by the driver and never open a file themselves.
-//!
-//! RTP/RTCP sessions, the jitter buffer, RFC 4733 and in-band DTMF arrive with the media issue,
-//! each as its own module behind the same sans-IO rule: after every `handle_*(now, …)` call,
-//! drain `poll_*()` until it returns `None`, then wake no later than `poll_timeout()`.
+//! # The sans-IO rule
+//! Protocol cores (RTCP, the jitter buffer, RFC 4733, the in-band detector, the DTMF merger,
+//! latching) take `now: Instant` with every input: after every `handle_*(now, …)` call, drain
+//! `poll_*()` until it returns `None`, then wake no later than `poll_timeout()`. The audio modules
+//! (comfort noise, mixer, prompts, recorder, resampler, tones) are per-frame transforms called
+//! once per 20 ms tick: their only clock is the count of frames they have been given. The
+//! recorder and prompt loader work over `Read`/`Write + Seek` handed in by the driver and never
+//! open a file themselves.
 
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod comfort_noise;
+pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod mixer;
@@ -52,6 +56,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod stats;
+pub mod tone;
 
 pub use g711::G711Error;
 pub use rtcp::RtcpError;
