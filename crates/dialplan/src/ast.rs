@@ -214,8 +214,8 @@ pub enum VerbKind {
     Http(Box<Http>),
     /// End the call.
     Hangup {
-        /// Recorded in the CDR, mapped to a SIP reason by the driver.
-        cause: String,
+        /// Recorded in the CDR, mapped to a SIP reason by the driver (may interpolate).
+        cause: Template,
     },
     /// Pause.
     Wait(Duration),

@@ -440,9 +440,10 @@ fn templates(kind: &VerbKind) -> Vec<&Template> {
     }
     match kind {
         VerbKind::Play { prompts: p, .. } => prompts(p),
-        VerbKind::Say { value, .. } | VerbKind::Set { value, .. } | VerbKind::Log(value) => {
-            vec![value]
-        }
+        VerbKind::Say { value, .. }
+        | VerbKind::Set { value, .. }
+        | VerbKind::Log(value)
+        | VerbKind::Hangup { cause: value } => vec![value],
         VerbKind::Menu(m) => prompts(&m.prompts),
         VerbKind::Read(r) => r.prompt.iter().map(|p| &p.name).collect(),
         VerbKind::Enqueue(e) => e.skills.iter().collect(),

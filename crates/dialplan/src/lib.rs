@@ -12,6 +12,7 @@ pub mod diag;
 pub mod holidays;
 pub mod hours;
 mod hours_parse;
+pub mod interp;
 mod parse;
 pub mod say;
 pub mod set;

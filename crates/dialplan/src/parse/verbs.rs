@@ -760,21 +760,30 @@ impl Builder<'_> {
     }
 
     fn hangup(&mut self, a: &mut NodeArgs<'_>) -> Option<VerbKind> {
-        let cause = match (a.arg(0), a.prop("cause")) {
+        let entry = match (a.arg(0), a.prop("cause")) {
             (Some(_), Some(e)) => {
                 self.problems
                     .push(a.invalid(e, "give the cause once: hangup cause=\"closed\"".into()));
                 return None;
             }
-            (Some(e), None) | (None, Some(e)) => a.string(&mut self.problems, e, "cause")?,
-            (None, None) => ("normal".to_owned(), a.span()),
+            (Some(e), None) | (None, Some(e)) => e,
+            (None, None) => {
+                return Some(VerbKind::Hangup {
+                    cause: Template::literal("normal"),
+                });
+            }
         };
-        let (cause, span) = cause;
-        if cause.is_empty()
-            || !cause
-                .bytes()
+        let (cause, span) = a.string(&mut self.problems, entry, "cause")?;
+        let template = a.template(&mut self.problems, self.src, entry, &cause);
+        let word = |s: &str| {
+            s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        };
+        let literal_ok = template.parts().iter().all(|p| match p {
+            crate::template::Part::Lit(s) => word(s),
+            crate::template::Part::Var(_) => true,
+        });
+        if cause.is_empty() || !literal_ok {
             self.problems.push(Problem::new(
                 CheckError::InvalidValue {
                     verb: "hangup".into(),
@@ -787,7 +796,7 @@ impl Builder<'_> {
             ));
             return None;
         }
-        Some(VerbKind::Hangup { cause })
+        Some(VerbKind::Hangup { cause: template })
     }
 
     fn wait(&mut self, a: &mut NodeArgs<'_>) -> Option<VerbKind> {
