@@ -268,8 +268,8 @@ pub struct Read {
 /// `enqueue "queue" priority=5 max-wait=300 { skills "fr"; on-overflow {…} }`.
 #[derive(Debug, Clone)]
 pub struct Enqueue {
-    /// Queue name (from the configuration).
-    pub queue: String,
+    /// Queue name (from the configuration); may interpolate `${language}`.
+    pub queue: Template,
     /// Span of the queue name.
     pub queue_span: SourceSpan,
     /// Higher is served first.

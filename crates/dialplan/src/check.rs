@@ -159,11 +159,32 @@ impl Checker<'_> {
                 cond.vars(&mut vars);
                 self.vars(vars.into_iter(), verb.span);
             }
-            VerbKind::Enqueue(e) if !self.ctx.queues.contains(&e.queue) => {
-                self.unknown("queue", &e.queue, e.queue_span, &self.ctx.queues.clone());
-            }
+            VerbKind::Enqueue(e) => self.queue(&e.queue, e.queue_span),
             VerbKind::Dial(d) => self.dial_target(&d.target, d.target_span),
             _ => {}
+        }
+    }
+
+    /// A literal queue name must exist; one that interpolates only `${language}` must exist
+    /// for every language of the plan (`after-sales-${language}`); others cannot be checked.
+    fn queue(&mut self, queue: &Template, span: SourceSpan) {
+        let names: Vec<String> = if let Some(name) = queue.as_literal() {
+            vec![name]
+        } else if queue.vars().all(|v| v == "language") {
+            self.languages
+                .iter()
+                .map(|lang| {
+                    let vars = std::collections::HashMap::from([("language".to_owned(), lang.clone())]);
+                    queue.expand(&vars)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for name in names {
+            if !self.ctx.queues.contains(&name) {
+                self.unknown("queue", &name, span, &self.ctx.queues.clone());
+            }
         }
     }
 
@@ -446,7 +467,7 @@ fn templates(kind: &VerbKind) -> Vec<&Template> {
         | VerbKind::Hangup { cause: value } => vec![value],
         VerbKind::Menu(m) => prompts(&m.prompts),
         VerbKind::Read(r) => r.prompt.iter().map(|p| &p.name).collect(),
-        VerbKind::Enqueue(e) => e.skills.iter().collect(),
+        VerbKind::Enqueue(e) => std::iter::once(&e.queue).chain(&e.skills).collect(),
         VerbKind::Dial(d) => match &d.target {
             DialTargetDef::Agent(t) | DialTargetDef::Extension(t) => vec![t],
             DialTargetDef::Trunk { number, .. } => vec![number],

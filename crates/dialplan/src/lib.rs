@@ -16,6 +16,7 @@ pub mod interp;
 mod parse;
 pub mod say;
 pub mod set;
+pub mod simulate;
 pub mod template;
 pub mod vars;
 

@@ -475,7 +475,7 @@ impl Interpreter {
             VerbKind::Enqueue(e) => {
                 let skills = e.skills.iter().map(|s| s.expand(&self.vars)).collect();
                 self.emit(Command::Enqueue {
-                    queue: e.queue.clone(),
+                    queue: e.queue.expand(&self.vars),
                     priority: e.priority,
                     skills,
                     max_wait: e.max_wait,

@@ -543,6 +543,8 @@ impl Builder<'_> {
             }
         }
         let (queue, queue_span) = queue?;
+        let entry = a.arg(0)?;
+        let queue = a.template(&mut self.problems, self.src, entry, &queue);
         Some(VerbKind::Enqueue(Box::new(Enqueue {
             queue,
             queue_span,
