@@ -125,6 +125,8 @@ pub struct StepDef {
     pub body: BlockId,
     /// The `step` node.
     pub span: SourceSpan,
+    /// Its name, as written.
+    pub name_span: SourceSpan,
 }
 
 /// A verb and where it is written.

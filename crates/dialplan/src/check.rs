@@ -174,7 +174,8 @@ impl Checker<'_> {
             self.languages
                 .iter()
                 .map(|lang| {
-                    let vars = std::collections::HashMap::from([("language".to_owned(), lang.clone())]);
+                    let vars =
+                        std::collections::HashMap::from([("language".to_owned(), lang.clone())]);
                     queue.expand(&vars)
                 })
                 .collect()
@@ -345,7 +346,7 @@ impl Checker<'_> {
                     CheckError::UnreachableStep {
                         name: step.name.clone(),
                     },
-                    step.span,
+                    step.name_span,
                     "never reached",
                 )
                 .help("no entry starts here and no `goto` leads here: remove it or add a goto"),

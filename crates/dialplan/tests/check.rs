@@ -200,7 +200,7 @@ fn unreachable_steps_are_reported() {
             name: "orphan".into()
         }
     );
-    assert_eq!((line, col), (3, 1));
+    assert_eq!((line, col), (3, 6));
 }
 
 #[test]

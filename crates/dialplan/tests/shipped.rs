@@ -34,7 +34,12 @@ fn shipped_context() -> CheckContext {
         prompts.insert(lang.to_owned(), set);
     }
     CheckContext {
-        queues: names(&["after-sales-fr", "after-sales-en", "support-fr", "support-en"]),
+        queues: names(&[
+            "after-sales-fr",
+            "after-sales-en",
+            "support-fr",
+            "support-en",
+        ]),
         agents: names(&["1001", "1002", "1003", "1004"]),
         trunks: names(&["local"]),
         outbound_trunks: BTreeSet::new(),
@@ -74,8 +79,17 @@ fn the_shipped_journeys_pass() {
     assert!(specs.len() >= 15, "{} journeys", specs.len());
     for spec in &specs {
         let result = run_journey(&set, spec);
-        let lines = result.journey.as_ref().map(|j| j.lines.join("\n")).unwrap_or_default();
-        assert!(result.passed(), "{}: {:?}\n{lines}", result.name, result.failures);
+        let lines = result
+            .journey
+            .as_ref()
+            .map(|j| j.lines.join("\n"))
+            .unwrap_or_default();
+        assert!(
+            result.passed(),
+            "{}: {:?}\n{lines}",
+            result.name,
+            result.failures
+        );
     }
 }
 
@@ -86,7 +100,10 @@ fn every_say_fragment_has_its_prompt_in_both_languages() {
         let table = switchboard_dialplan::say::fragments(lang).unwrap();
         for (key, words) in table {
             let name = format!("say/{key}");
-            assert!(ctx.prompts[lang].contains(&name), "sounds/{lang}/{name}.wav ({words}) is missing");
+            assert!(
+                ctx.prompts[lang].contains(&name),
+                "sounds/{lang}/{name}.wav ({words}) is missing"
+            );
         }
     }
 }
@@ -95,14 +112,26 @@ fn every_say_fragment_has_its_prompt_in_both_languages() {
 fn shipped_prompts_are_8khz_mono_16bit_wav() {
     let mut files = BTreeSet::new();
     wavs(&root().join("sounds"), "", &mut files);
-    assert!(files.contains("beep") && files.contains("moh/soft-chords"), "{files:?}");
+    assert!(
+        files.contains("beep") && files.contains("moh/soft-chords"),
+        "{files:?}"
+    );
     for name in files {
         let bytes = std::fs::read(root().join("sounds").join(format!("{name}.wav"))).unwrap();
         assert_eq!(&bytes[0..4], b"RIFF", "{name}");
         assert_eq!(&bytes[8..12], b"WAVE", "{name}");
         let fmt = bytes.windows(4).position(|w| w == b"fmt ").unwrap() + 8;
         let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-        let rate = u32::from_le_bytes([bytes[fmt + 4], bytes[fmt + 5], bytes[fmt + 6], bytes[fmt + 7]]);
-        assert_eq!((u16_at(fmt), u16_at(fmt + 2), rate, u16_at(fmt + 14)), (1, 1, 8000, 16), "{name}: PCM, mono, 8 kHz, 16-bit");
+        let rate = u32::from_le_bytes([
+            bytes[fmt + 4],
+            bytes[fmt + 5],
+            bytes[fmt + 6],
+            bytes[fmt + 7],
+        ]);
+        assert_eq!(
+            (u16_at(fmt), u16_at(fmt + 2), rate, u16_at(fmt + 14)),
+            (1, 1, 8000, 16),
+            "{name}: PCM, mono, 8 kHz, 16-bit"
+        );
     }
 }

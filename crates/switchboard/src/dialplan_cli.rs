@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use switchboard_dialplan::interp::{CallFacts, DialOutcome, EnqueueOutcome, HttpResponse, OverflowReason};
+use switchboard_dialplan::interp::{
+    CallFacts, DialOutcome, EnqueueOutcome, HttpResponse, OverflowReason,
+};
 use switchboard_dialplan::simulate::expect::{parse_journeys, run_journey};
 use switchboard_dialplan::simulate::{Scenario, parse_inputs, simulate};
 use switchboard_dialplan::{CheckContext, Diagnostics, DialplanSet, Source};
@@ -149,11 +151,14 @@ fn check(dir: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCo
 }
 
 /// Reads and checks the dialplans; on problems prints them all and fails.
-fn load(dir: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<(Arc<DialplanSet>, PathBuf)> {
+fn load(
+    dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<(Arc<DialplanSet>, PathBuf)> {
     let (config, source) = Config::resolve(config.as_deref())?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(&config.dialplan.dir));
-    let ctx = context(&config, Path::new(&config.dialplan.sounds))?;
     let sources = read_sources(&dir)?;
+    let ctx = context(&config, Path::new(&config.dialplan.sounds))?;
     let files = sources.len();
     match DialplanSet::load(sources, &ctx) {
         Ok(set) => Ok((Arc::new(set), dir)),
@@ -167,7 +172,11 @@ fn load(dir: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<(Arc<Di
                 "{} problem{} in {} (checked against {origin})",
                 diagnostics.len(),
                 if diagnostics.len() == 1 { "" } else { "s" },
-                if files == 1 { "1 dialplan".to_owned() } else { format!("{files} dialplans") },
+                if files == 1 {
+                    "1 dialplan".to_owned()
+                } else {
+                    format!("{files} dialplans")
+                },
             )
         }
     }
@@ -239,7 +248,12 @@ fn looks_like_language(name: &str) -> bool {
         && region.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn collect_wavs(dir: &Path, prefix: &str, out: &mut BTreeSet<String>, depth: usize) -> anyhow::Result<()> {
+fn collect_wavs(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeSet<String>,
+    depth: usize,
+) -> anyhow::Result<()> {
     if depth > 8 {
         return Ok(());
     }
@@ -264,7 +278,10 @@ fn read_sources(dir: &Path) -> anyhow::Result<Vec<Source>> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             name.ends_with(".kdl") && !name.ends_with(".journeys.kdl") && p.is_file()
         })
         .collect();
@@ -286,7 +303,8 @@ fn read_sources(dir: &Path) -> anyhow::Result<Vec<Source>> {
 }
 
 fn run_expect(set: &Arc<DialplanSet>, file: &Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let source = Source {
         name: file.display().to_string(),
         text,
@@ -319,7 +337,11 @@ fn run_expect(set: &Arc<DialplanSet>, file: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn parse_at(at: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
@@ -332,7 +354,8 @@ fn parse_at(at: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
 }
 
 fn read_http(path: &Path) -> anyhow::Result<HttpResponse> {
-    let body = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let body =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str::<serde_json::Value>(&body)
         .with_context(|| format!("{} is not JSON", path.display()))?;
     Ok(HttpResponse { status: 200, body })

@@ -170,9 +170,11 @@ impl Builder<'_> {
         for child in node.iter_children() {
             self.hours_rule(child, &mut hours);
         }
-        let Some((name, _)) = name else { return };
+        let Some((name, name_span)) = name else {
+            return;
+        };
         if self.plan.hours.contains_key(&name) {
-            self.problems.push(duplicate("hours", &name, node.span()));
+            self.problems.push(duplicate("hours", &name, name_span));
             return;
         }
         self.plan.hours.insert(
@@ -372,9 +374,11 @@ impl Builder<'_> {
         let name = a.req_str(&mut self.problems, 0, "a name (`step \"welcome\" { … }`)");
         a.finish(&mut self.problems, "one name");
         let body = self.block(node.children().map_or(&[], KdlDocument::nodes));
-        let Some((name, _)) = name else { return };
+        let Some((name, name_span)) = name else {
+            return;
+        };
         if self.plan.step_index.contains_key(&name) {
-            self.problems.push(duplicate("step", &name, node.span()));
+            self.problems.push(duplicate("step", &name, name_span));
             return;
         }
         self.plan
@@ -384,6 +388,7 @@ impl Builder<'_> {
             name,
             body,
             span: node.span(),
+            name_span,
         });
     }
 

@@ -27,7 +27,9 @@ use miette::{NamedSource, SourceSpan};
 
 use super::{Ending, Journey, Scenario, parse_inputs, simulate};
 use crate::diag::{CheckError, Diagnostic, Diagnostics, Problem, suggest};
-use crate::interp::{CallFacts, DialOutcome, EnqueueOutcome, HttpResponse, NoRoute, OverflowReason};
+use crate::interp::{
+    CallFacts, DialOutcome, EnqueueOutcome, HttpResponse, NoRoute, OverflowReason,
+};
 use crate::parse::NodeArgs;
 use crate::set::{DialplanSet, Source};
 
@@ -134,8 +136,20 @@ pub fn parse_journeys(source: &Source) -> Result<Vec<JourneySpec>, Diagnostics> 
 }
 
 const CHILDREN: [&str; 14] = [
-    "call", "digits", "http", "dial", "queue", "plays", "never-plays", "visits",
-    "reaches-queue", "dials", "records", "requests", "sets", "ends",
+    "call",
+    "digits",
+    "http",
+    "dial",
+    "queue",
+    "plays",
+    "never-plays",
+    "visits",
+    "reaches-queue",
+    "dials",
+    "records",
+    "requests",
+    "sets",
+    "ends",
 ];
 
 fn journey(node: &KdlNode, p: &mut Vec<Problem>) -> Option<JourneySpec> {
@@ -177,25 +191,36 @@ fn journey(node: &KdlNode, p: &mut Vec<Problem>) -> Option<JourneySpec> {
                         Some(o) => spec.scenario.dial = o,
                         None => p.push(invalid(
                             "dial",
-                            format!("`{outcome}`: answered, busy, no-answer, unavailable or failed"),
+                            format!(
+                                "`{outcome}`: answered, busy, no-answer, unavailable or failed"
+                            ),
                             span,
                         )),
                     }
                 }
             }
             "queue" => queue(&mut c, p, &mut spec.scenario),
-            "plays" => spec.expectations.extend(text(&mut c, p, "a prompt").map(Expectation::Plays)),
+            "plays" => spec
+                .expectations
+                .extend(text(&mut c, p, "a prompt").map(Expectation::Plays)),
             "never-plays" => {
-                spec.expectations.extend(text(&mut c, p, "a prompt").map(Expectation::NeverPlays));
+                spec.expectations
+                    .extend(text(&mut c, p, "a prompt").map(Expectation::NeverPlays));
             }
-            "visits" => spec.expectations.extend(text(&mut c, p, "a step").map(Expectation::Visits)),
+            "visits" => spec
+                .expectations
+                .extend(text(&mut c, p, "a step").map(Expectation::Visits)),
             "reaches-queue" => {
-                spec.expectations.extend(text(&mut c, p, "a queue").map(Expectation::ReachesQueue));
+                spec.expectations
+                    .extend(text(&mut c, p, "a queue").map(Expectation::ReachesQueue));
             }
-            "dials" => spec.expectations.extend(text(&mut c, p, "a target").map(Expectation::Dials)),
+            "dials" => spec
+                .expectations
+                .extend(text(&mut c, p, "a target").map(Expectation::Dials)),
             "records" => spec.expectations.push(Expectation::Records),
             "requests" => {
-                spec.expectations.extend(text(&mut c, p, "a request").map(Expectation::Requests));
+                spec.expectations
+                    .extend(text(&mut c, p, "a request").map(Expectation::Requests));
             }
             "sets" => {
                 let var = c.req_str(p, 0, "a variable");
@@ -222,7 +247,9 @@ fn journey(node: &KdlNode, p: &mut Vec<Problem>) -> Option<JourneySpec> {
                 node.name().span(),
                 "no call",
             )
-            .help("call to=\"+33180000000\" from=\"+33612345678\" at=\"2026-12-21T10:00:00+01:00\""),
+            .help(
+                "call to=\"+33180000000\" from=\"+33612345678\" at=\"2026-12-21T10:00:00+01:00\"",
+            ),
         );
         return None;
     }
@@ -267,7 +294,9 @@ fn call(c: &mut NodeArgs<'_>, p: &mut Vec<Problem>, s: &mut Scenario) -> bool {
 }
 
 fn queue(c: &mut NodeArgs<'_>, p: &mut Vec<Problem>, s: &mut Scenario) {
-    let Some((outcome, span)) = c.req_str(p, 0, "an outcome") else { return };
+    let Some((outcome, span)) = c.req_str(p, 0, "an outcome") else {
+        return;
+    };
     let reason = c.str_prop(p, "reason").map(|r| r.0);
     s.queue = match outcome.as_str() {
         "bridged" => EnqueueOutcome::BridgedAndEnded,
@@ -278,7 +307,11 @@ fn queue(c: &mut NodeArgs<'_>, p: &mut Vec<Problem>, s: &mut Scenario) {
             Some(other) => OverflowReason::Other(other.to_owned()),
         }),
         other => {
-            p.push(invalid("queue", format!("`{other}`: bridged or overflow"), span));
+            p.push(invalid(
+                "queue",
+                format!("`{other}`: bridged or overflow"),
+                span,
+            ));
             return;
         }
     };
@@ -330,7 +363,10 @@ fn unknown(node: &KdlNode, place: &str, known: &[&str]) -> Problem {
         node.name().span(),
         "not known here",
     )
-    .help(suggest(name, known.iter().copied()).unwrap_or_else(|| format!("known: {}", known.join(", "))))
+    .help(
+        suggest(name, known.iter().copied())
+            .unwrap_or_else(|| format!("known: {}", known.join(", "))),
+    )
 }
 
 fn invalid(verb: &str, message: String, span: SourceSpan) -> Problem {
@@ -350,7 +386,11 @@ pub fn run_journey(set: &Arc<DialplanSet>, spec: &JourneySpec) -> JourneyResult 
     let journey = simulate(set, &spec.scenario);
     let failures = match &journey {
         Err(no_route) => vec![no_route.to_string()],
-        Ok(j) => spec.expectations.iter().filter_map(|e| failure(e, j)).collect(),
+        Ok(j) => spec
+            .expectations
+            .iter()
+            .filter_map(|e| failure(e, j))
+            .collect(),
     };
     JourneyResult {
         name: spec.name.clone(),
@@ -364,17 +404,44 @@ fn failure(e: &Expectation, j: &Journey) -> Option<String> {
     let has = |list: &[String], x: &str| list.iter().any(|i| i == x);
     let starts = |list: &[String], x: &str| list.iter().any(|i| i.starts_with(x));
     let (ok, what, seen) = match e {
-        Expectation::Plays(p) => (has(&j.prompts, p), format!("plays {p}"), j.prompts.join(", ")),
-        Expectation::NeverPlays(p) => (!has(&j.prompts, p), format!("never plays {p}"), j.prompts.join(", ")),
-        Expectation::Visits(s) => (has(&j.steps, s), format!("visits step {s}"), j.steps.join(", ")),
-        Expectation::ReachesQueue(q) => (has(&j.queues, q), format!("reaches queue {q}"), j.queues.join(", ")),
-        Expectation::Dials(t) => (starts(&j.dials, t), format!("dials {t}"), j.dials.join(", ")),
+        Expectation::Plays(p) => (
+            has(&j.prompts, p),
+            format!("plays {p}"),
+            j.prompts.join(", "),
+        ),
+        Expectation::NeverPlays(p) => (
+            !has(&j.prompts, p),
+            format!("never plays {p}"),
+            j.prompts.join(", "),
+        ),
+        Expectation::Visits(s) => (
+            has(&j.steps, s),
+            format!("visits step {s}"),
+            j.steps.join(", "),
+        ),
+        Expectation::ReachesQueue(q) => (
+            has(&j.queues, q),
+            format!("reaches queue {q}"),
+            j.queues.join(", "),
+        ),
+        Expectation::Dials(t) => (
+            starts(&j.dials, t),
+            format!("dials {t}"),
+            j.dials.join(", "),
+        ),
         Expectation::Records => (!j.records.is_empty(), "records".into(), String::new()),
-        Expectation::Requests(r) => (starts(&j.requests, r), format!("requests {r}"), j.requests.join(", ")),
+        Expectation::Requests(r) => (
+            starts(&j.requests, r),
+            format!("requests {r}"),
+            j.requests.join(", "),
+        ),
         Expectation::Sets(var, value) => (
             j.vars.get(var) == Some(value),
             format!("sets {var} = {value:?}"),
-            j.vars.get(var).map(|v| format!("{v:?}")).unwrap_or_else(|| "unset".into()),
+            j.vars
+                .get(var)
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_else(|| "unset".into()),
         ),
         Expectation::Ends(end) => (j.end == *end, format!("ends with {end}"), j.end.to_string()),
     };

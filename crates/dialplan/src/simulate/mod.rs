@@ -18,8 +18,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::interp::{
-    CallFacts, Command, DialOutcome, DialTarget, EnqueueOutcome, Event, HttpFailure,
-    HttpResponse, Interpreter, NoRoute, OverflowReason, Trace,
+    CallFacts, Command, DialOutcome, DialTarget, EnqueueOutcome, Event, HttpFailure, HttpResponse,
+    Interpreter, NoRoute, OverflowReason, Trace,
 };
 use crate::set::DialplanSet;
 
@@ -195,12 +195,20 @@ pub fn simulate(set: &Arc<DialplanSet>, scenario: &Scenario) -> Result<Journey, 
             break;
         }
         let Some(command) = waiting else { break };
-        let (after, event) = sim.answer(scenario, &command).unwrap_or((Duration::ZERO, Event::Hangup));
+        let (after, event) = sim
+            .answer(scenario, &command)
+            .unwrap_or((Duration::ZERO, Event::Hangup));
         sim.now = sim.now.checked_add(after).unwrap_or(sim.now);
-        if let (Command::Enqueue { queue, .. }, Event::EnqueueResult(EnqueueOutcome::BridgedAndEnded)) = (&command, &event) {
+        if let (
+            Command::Enqueue { queue, .. },
+            Event::EnqueueResult(EnqueueOutcome::BridgedAndEnded),
+        ) = (&command, &event)
+        {
             sim.bridged = Some(Ending::Queue(queue.clone()));
         }
-        if let (Command::Dial { target, .. }, Event::DialResult(DialOutcome::AnsweredAndEnded)) = (&command, &event) {
+        if let (Command::Dial { target, .. }, Event::DialResult(DialOutcome::AnsweredAndEnded)) =
+            (&command, &event)
+        {
             sim.bridged = Some(Ending::Dial(describe_target(target)));
         }
         interp.handle(sim.now, event);
@@ -209,7 +217,9 @@ pub fn simulate(set: &Arc<DialplanSet>, scenario: &Scenario) -> Result<Journey, 
     let end = match interp.end_cause() {
         None => Ending::Unfinished,
         Some("caller-hangup") => Ending::CallerHangup,
-        Some("normal") if sim.bridged.is_some() => sim.bridged.clone().unwrap_or(Ending::Unfinished),
+        Some("normal") if sim.bridged.is_some() => {
+            sim.bridged.clone().unwrap_or(Ending::Unfinished)
+        }
         Some(cause) => Ending::Hangup(cause.to_owned()),
     };
     sim.journey.lines.push(format!("end: {end}"));
@@ -250,11 +260,20 @@ impl<I: Iterator<Item = Input>> Sim<I> {
                 Some(Input::Silence) | None => (*timeout, Event::Timeout),
             },
             Command::Wait(d) => (*d, Event::Timeout),
-            Command::Enqueue { .. } => (Duration::from_secs(30), Event::EnqueueResult(s.queue.clone())),
+            Command::Enqueue { .. } => (
+                Duration::from_secs(30),
+                Event::EnqueueResult(s.queue.clone()),
+            ),
             Command::Dial { .. } => (Duration::from_secs(10), Event::DialResult(s.dial.clone())),
             Command::Record { max_duration, .. } => {
                 let d = s.record_time.min(*max_duration);
-                (d, Event::RecordDone { duration: d, terminated_by: None })
+                (
+                    d,
+                    Event::RecordDone {
+                        duration: d,
+                        terminated_by: None,
+                    },
+                )
             }
             Command::Http { .. } => (
                 Duration::from_millis(100),
@@ -300,7 +319,9 @@ impl<I: Iterator<Item = Input>> Sim<I> {
             Command::Play { prompts, barge_in } => {
                 let mut line = String::from("  play");
                 for p in &prompts {
-                    self.journey.prompts.push(format!("{}/{}", p.language, p.name));
+                    self.journey
+                        .prompts
+                        .push(format!("{}/{}", p.language, p.name));
                     let _ = write!(line, " {}", p.path);
                 }
                 if barge_in {
@@ -310,20 +331,35 @@ impl<I: Iterator<Item = Input>> Sim<I> {
             }
             Command::CollectDigits { timeout } => format!("  wait for a key ({}s)", secs(timeout)),
             Command::Wait(d) => format!("  pause {}s", secs(d)),
-            Command::Enqueue { queue, priority, skills, max_wait } => {
+            Command::Enqueue {
+                queue,
+                priority,
+                skills,
+                max_wait,
+            } => {
                 self.journey.queues.push(queue.clone());
                 format!(
                     "  enqueue {queue} priority={priority} skills=[{}]{}",
                     skills.join(", "),
-                    max_wait.map(|d| format!(" max-wait={}s", secs(d))).unwrap_or_default()
+                    max_wait
+                        .map(|d| format!(" max-wait={}s", secs(d)))
+                        .unwrap_or_default()
                 )
             }
-            Command::Dial { target, ring_timeout } => {
+            Command::Dial {
+                target,
+                ring_timeout,
+            } => {
                 let target = describe_target(&target);
                 self.journey.dials.push(target.clone());
                 format!("  dial {target} (ring {}s)", secs(ring_timeout))
             }
-            Command::Record { path, max_duration, beep, terminate_digits } => {
+            Command::Record {
+                path,
+                max_duration,
+                beep,
+                terminate_digits,
+            } => {
                 self.journey.records.push(path.clone());
                 format!(
                     "  record {path} (max {}s{}, stop on {terminate_digits})",
@@ -331,7 +367,12 @@ impl<I: Iterator<Item = Input>> Sim<I> {
                     if beep { ", beep" } else { "" }
                 )
             }
-            Command::Http { method, url, body, timeout } => {
+            Command::Http {
+                method,
+                url,
+                body,
+                timeout,
+            } => {
                 let request = format!("{} {url}", method.as_str());
                 self.journey.requests.push(request.clone());
                 format!(
