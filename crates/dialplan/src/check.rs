@@ -90,10 +90,10 @@ impl Checker<'_> {
     fn entries(&mut self) {
         for entry in &self.plan.entries {
             self.step_ref(&entry.start, entry.start_span);
-            if let Some(trunk) = &entry.trunk {
-                if !self.ctx.trunks.contains(trunk) {
-                    self.unknown("trunk", trunk, entry.trunk_span, &self.ctx.trunks.clone());
-                }
+            if let Some(trunk) = &entry.trunk
+                && !self.ctx.trunks.contains(trunk)
+            {
+                self.unknown("trunk", trunk, entry.trunk_span, &self.ctx.trunks.clone());
             }
         }
     }
@@ -192,10 +192,10 @@ impl Checker<'_> {
     fn dial_target(&mut self, target: &DialTargetDef, span: SourceSpan) {
         match target {
             DialTargetDef::Agent(t) => {
-                if let Some(ext) = t.as_literal() {
-                    if !self.ctx.agents.contains(&ext) {
-                        self.unknown("agent", &ext, span, &self.ctx.agents.clone());
-                    }
+                if let Some(ext) = t.as_literal()
+                    && !self.ctx.agents.contains(&ext)
+                {
+                    self.unknown("agent", &ext, span, &self.ctx.agents.clone());
                 }
             }
             DialTargetDef::Extension(_) => {}

@@ -14,9 +14,8 @@ fn ctx() -> CheckContext {
     let common = ["welcome", "menu", "closed", "sorry", "enter-number"];
     for lang in ["fr", "en"] {
         let mut names = set(&common);
-        for table in [switchboard_dialplan::say::fragments(lang).unwrap()] {
-            names.extend(table.iter().map(|(k, _)| format!("say/{k}")));
-        }
+        let table = switchboard_dialplan::say::fragments(lang).unwrap();
+        names.extend(table.iter().map(|(k, _)| format!("say/{k}")));
         prompts.insert(lang.to_owned(), names);
     }
     prompts.get_mut("fr").unwrap().insert("only-fr".into());

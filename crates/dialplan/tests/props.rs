@@ -173,17 +173,17 @@ fn drain(i: &mut Interpreter, now: jiff::Timestamp) -> Vec<Command> {
 /// The event a well-behaved driver sends back for `command`, chosen by `pick`.
 fn answer(command: &Command, pick: u8) -> Option<Event> {
     Some(match command {
-        Command::Play { .. } if pick % 4 == 0 => Event::Digit(char::from(b'0' + pick % 3)),
+        Command::Play { .. } if pick.is_multiple_of(4) => Event::Digit(char::from(b'0' + pick % 3)),
         Command::Play { .. } => Event::PlaybackDone,
-        Command::CollectDigits { .. } if pick % 3 == 0 => Event::Timeout,
+        Command::CollectDigits { .. } if pick.is_multiple_of(3) => Event::Timeout,
         Command::CollectDigits { .. } => Event::Digit(char::from(b'0' + pick % 4)),
         Command::Wait(_) => Event::Timeout,
-        Command::Enqueue { .. } => Event::EnqueueResult(if pick % 2 == 0 {
+        Command::Enqueue { .. } => Event::EnqueueResult(if pick.is_multiple_of(2) {
             EnqueueOutcome::BridgedAndEnded
         } else {
             EnqueueOutcome::Overflow(OverflowReason::NoAgents)
         }),
-        Command::Dial { .. } => Event::DialResult(if pick % 2 == 0 {
+        Command::Dial { .. } => Event::DialResult(if pick.is_multiple_of(2) {
             DialOutcome::Busy
         } else {
             DialOutcome::AnsweredAndEnded

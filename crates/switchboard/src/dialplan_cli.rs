@@ -48,85 +48,52 @@ pub enum DialplanCommand {
         Digits: keys 0-9 * #, `.` for silence (a timeout), `!` to hang up; commas are ignored.\n\
         They are used one by one each time the dialplan waits for a key; when they run out, \
         every wait times out.")]
-    Simulate {
-        /// The dialled number.
-        #[arg(long, value_name = "NUMBER", required_unless_present = "expect")]
-        to: Option<String>,
-        /// The caller's number.
-        #[arg(long, value_name = "NUMBER", default_value = "anonymous")]
-        from: String,
-        /// The trunk the call arrives on (none: an internal call).
-        #[arg(long, value_name = "NAME")]
-        trunk: Option<String>,
-        /// Keys the caller presses, in order.
-        #[arg(long, value_name = "KEYS", default_value = "")]
-        digits: String,
-        /// When the call happens, RFC 3339 with an offset (default: now).
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
-        /// A JSON file every HTTP request is answered with (200); without it requests fail.
-        #[arg(long, value_name = "FILE")]
-        http: Option<PathBuf>,
-        /// How dials end: answered, busy, no-answer, unavailable, failed.
-        #[arg(long, value_name = "OUTCOME", default_value = "answered")]
-        dial: String,
-        /// How queues end: bridged, or overflow (the dialplan's on-overflow runs).
-        #[arg(long, value_name = "OUTCOME", default_value = "bridged")]
-        queue: String,
-        /// Run this journeys file instead of one call.
-        #[arg(long, value_name = "FILE")]
-        expect: Option<PathBuf>,
-        /// Folder of dialplans (default: [dialplan] dir of the configuration).
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-        /// Configuration file (same lookup as `serve` when absent).
-        #[arg(long, short, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    Simulate(Box<SimulateArgs>),
+}
+
+/// `dialplan simulate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The dialled number.
+    #[arg(long, value_name = "NUMBER", required_unless_present = "expect")]
+    to: Option<String>,
+    /// The caller's number.
+    #[arg(long, value_name = "NUMBER", default_value = "anonymous")]
+    from: String,
+    /// The trunk the call arrives on (none: an internal call).
+    #[arg(long, value_name = "NAME")]
+    trunk: Option<String>,
+    /// Keys the caller presses, in order.
+    #[arg(long, value_name = "KEYS", default_value = "")]
+    digits: String,
+    /// When the call happens, RFC 3339 with an offset (default: now).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// A JSON file every HTTP request is answered with (200); without it requests fail.
+    #[arg(long, value_name = "FILE")]
+    http: Option<PathBuf>,
+    /// How dials end: answered, busy, no-answer, unavailable, failed.
+    #[arg(long, value_name = "OUTCOME", default_value = "answered")]
+    dial: String,
+    /// How queues end: bridged, or overflow (the dialplan's on-overflow runs).
+    #[arg(long, value_name = "OUTCOME", default_value = "bridged")]
+    queue: String,
+    /// Run this journeys file instead of one call.
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// Folder of dialplans (default: [dialplan] dir of the configuration).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Configuration file (same lookup as `serve` when absent).
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Runs a `dialplan` subcommand.
 pub fn run(command: DialplanCommand) -> ExitCode {
     let result = match command {
         DialplanCommand::Check { dir, config } => check(dir, config),
-        DialplanCommand::Simulate {
-            to,
-            from,
-            trunk,
-            digits,
-            at,
-            http,
-            dial,
-            queue,
-            expect,
-            dir,
-            config,
-        } => load(dir, config).and_then(|(set, _)| match expect {
-            Some(file) => run_expect(&set, &file),
-            None => {
-                let scenario = Scenario {
-                    inputs: parse_inputs(&digits).map_err(anyhow::Error::msg)?,
-                    http: http.as_deref().map(read_http).transpose()?,
-                    dial: dial_outcome(&dial)?,
-                    queue: queue_outcome(&queue)?,
-                    ..Scenario::new(
-                        CallFacts {
-                            dialled: to.unwrap_or_default(),
-                            caller_id: from,
-                            caller_name: None,
-                            trunk,
-                            call_id: "simulated".into(),
-                        },
-                        parse_at(at.as_deref())?,
-                    )
-                };
-                let journey = simulate(&set, &scenario)?;
-                for line in &journey.lines {
-                    println!("{line}");
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-        }),
+        DialplanCommand::Simulate(args) => simulate_command(*args),
     };
     match result {
         Ok(code) => code,
@@ -135,6 +102,48 @@ pub fn run(command: DialplanCommand) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let SimulateArgs {
+        to,
+        from,
+        trunk,
+        digits,
+        at,
+        http,
+        dial,
+        queue,
+        expect,
+        dir,
+        config,
+    } = args;
+    load(dir, config).and_then(|(set, _)| match expect {
+        Some(file) => run_expect(&set, &file),
+        None => {
+            let scenario = Scenario {
+                inputs: parse_inputs(&digits).map_err(anyhow::Error::msg)?,
+                http: http.as_deref().map(read_http).transpose()?,
+                dial: dial_outcome(&dial)?,
+                queue: queue_outcome(&queue)?,
+                ..Scenario::new(
+                    CallFacts {
+                        dialled: to.unwrap_or_default(),
+                        caller_id: from,
+                        caller_name: None,
+                        trunk,
+                        call_id: "simulated".into(),
+                    },
+                    parse_at(at.as_deref())?,
+                )
+            };
+            let journey = simulate(&set, &scenario)?;
+            for line in &journey.lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    })
 }
 
 fn check(dir: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {

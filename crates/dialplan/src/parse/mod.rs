@@ -8,6 +8,7 @@
 //! the stack on hostile input.
 
 mod args;
+mod calls;
 mod scan;
 mod verbs;
 
@@ -332,10 +333,10 @@ impl Builder<'_> {
         };
         let trunk = a.str_prop(&mut self.problems, "trunk");
         let language = a.str_prop(&mut self.problems, "language");
-        if let Some((lang, span)) = &language {
-            if !is_language_code(lang) {
-                self.problems.push(bad_language(lang, *span));
-            }
+        if let Some((lang, span)) = &language
+            && !is_language_code(lang)
+        {
+            self.problems.push(bad_language(lang, *span));
         }
         a.finish(&mut self.problems, "one dialled number");
         self.no_children(node);
