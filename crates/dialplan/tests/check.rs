@@ -94,8 +94,7 @@ step "menu" {
     }
 }
 step "open?" {
-    if open="office" { enqueue "after-sales-${language}" } 
-    else { goto "closed" }
+    if open="office" { enqueue "after-sales-${language}" } else { goto "closed" }
 }
 step "closed" {
     if "customer != '' and not open(office)" {

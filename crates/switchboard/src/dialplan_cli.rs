@@ -26,6 +26,15 @@ use switchboard_dialplan::{CheckContext, Diagnostics, DialplanSet, Source};
 
 use crate::config::{Config, ConfigSource};
 
+/// `println!` that does not panic when stdout is gone (`simulate … | head`): the rest of the
+/// output is dropped instead.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// `dialplan …` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DialplanCommand {
@@ -139,7 +148,7 @@ fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             };
             let journey = simulate(&set, &scenario)?;
             for line in &journey.lines {
-                println!("{line}");
+                say!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -148,7 +157,7 @@ fn simulate_command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 
 fn check(dir: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let (set, dir) = load(dir, config)?;
-    println!(
+    say!(
         "ok: {} dialplan{}, {} entr{} ({})",
         set.plans().len(),
         if set.plans().len() == 1 { "" } else { "s" },
@@ -330,22 +339,22 @@ fn run_expect(set: &Arc<DialplanSet>, file: &Path) -> anyhow::Result<ExitCode> {
         let result = run_journey(set, spec);
         if result.passed() {
             passed += 1;
-            println!("PASS {}", result.name);
+            say!("PASS {}", result.name);
             continue;
         }
         failed += 1;
-        println!("FAIL {}", result.name);
+        say!("FAIL {}", result.name);
         for failure in &result.failures {
-            println!("     {failure}");
+            say!("     {failure}");
         }
         if let Ok(journey) = &result.journey {
-            println!("     journey:");
+            say!("     journey:");
             for line in &journey.lines {
-                println!("       {line}");
+                say!("       {line}");
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -45,7 +45,9 @@ pub(crate) fn parse_plan(name: &str, text: &str) -> (Plan, Vec<Problem>) {
         .help("split the flow into more steps and `goto` between them");
         return (plan, vec![problem]);
     }
-    let doc = match KdlDocument::parse_v2(text) {
+    // `} else {` on one line is what admins write; KDL needs `else` on its own line.
+    let split = scan::split_else(text);
+    let doc = match KdlDocument::parse_v2(split.as_deref().unwrap_or(text)) {
         Ok(doc) => doc,
         Err(err) => {
             let problems = err

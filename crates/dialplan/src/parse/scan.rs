@@ -42,6 +42,58 @@ pub(crate) fn check_depth(text: &str, limit: usize) -> Result<(), (usize, usize)
     Ok(())
 }
 
+/// The text with `} else {` written on one line made valid KDL: the blank before `else` becomes
+/// a newline, so `else` is its own node. Byte offsets do not change (spans stay exact), and only
+/// code is touched, never strings or comments. `None` when there is nothing to change.
+pub(crate) fn split_else(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut at = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'}' => {
+                let blanks = bytes[i + 1..]
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
+                let word = i + 1 + blanks;
+                let is_else = blanks > 0
+                    && bytes[word..].starts_with(b"else")
+                    && bytes
+                        .get(word + 4)
+                        .is_none_or(|b| matches!(b, b' ' | b'\t' | b'{' | b'\n' | b'\r'));
+                if is_else {
+                    at.push(word - 1);
+                }
+                i += 1;
+            }
+            b'"' => i = skip_quoted(bytes, i),
+            b'#' if raw_hashes(bytes, i).is_some() => {
+                let hashes = raw_hashes(bytes, i).unwrap_or(0);
+                i = skip_raw(bytes, i + hashes + 1, hashes);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |p| i + p);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = skip_block_comment(bytes, i, usize::MAX).unwrap_or(bytes.len());
+            }
+            _ => i += 1,
+        }
+    }
+    if at.is_empty() {
+        return None;
+    }
+    let mut out = bytes.to_vec();
+    for i in at {
+        out[i] = b'\n';
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Number of `#` at `i` when they open a raw string (`#"`, `##"`…).
 fn raw_hashes(bytes: &[u8], i: usize) -> Option<usize> {
     let n = bytes[i..].iter().take_while(|&&b| b == b'#').count();
@@ -104,6 +156,17 @@ fn skip_block_comment(bytes: &[u8], i: usize, limit: usize) -> Result<usize, (us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_else_becomes_its_own_node() {
+        let text = "if open=\"o\" { goto \"a\" } else { goto \"b\" }";
+        let split = split_else(text).unwrap();
+        assert_eq!(split, "if open=\"o\" { goto \"a\" }\nelse { goto \"b\" }");
+        assert_eq!(split.len(), text.len());
+        assert_eq!(split_else("play \"} else {\"\n// } else {\n"), None);
+        assert_eq!(split_else("a { } elsewhere"), None);
+        assert_eq!(split_else("a { }\nelse { }"), None);
+    }
 
     #[test]
     fn counts_code_braces_only() {

@@ -152,6 +152,16 @@ pub struct Journey {
 pub fn simulate(set: &Arc<DialplanSet>, scenario: &Scenario) -> Result<Journey, NoRoute> {
     let mut interp = Interpreter::new(Arc::clone(set), scenario.facts.clone())?;
     interp.enable_trace();
+    // Shown in the time zone of the plan's opening hours, as its `if open(…)` decide.
+    let at = set
+        .plans()
+        .iter()
+        .find(|p| p.name == interp.plan_name())
+        .and_then(|p| p.hours.values().next())
+        .map_or_else(
+            || scenario.at.to_string(),
+            |h| scenario.at.to_zoned(h.hours.tz().clone()).to_string(),
+        );
     let mut sim = Sim {
         journey: Journey {
             lines: vec![format!(
@@ -164,7 +174,7 @@ pub fn simulate(set: &Arc<DialplanSet>, scenario: &Scenario) -> Result<Journey, 
                     .as_ref()
                     .map(|t| format!(" on trunk {t}"))
                     .unwrap_or_default(),
-                scenario.at,
+                at,
                 interp.plan_name()
             )],
             steps: Vec::new(),
