@@ -248,6 +248,27 @@ proptest! {
     }
 
     #[test]
+    fn conditions_templates_and_paths_never_panic(text in "\\PC{0,80}") {
+        let _ = switchboard_dialplan::cond::Cond::parse(&text);
+        let _ = switchboard_dialplan::template::Template::parse(&text);
+        let _ = switchboard_dialplan::template::JsonPath::parse(&text);
+        let _ = switchboard_dialplan::simulate::parse_inputs(&text);
+    }
+
+    #[test]
+    fn condition_like_token_soup_never_panics(
+        tokens in proptest::collection::vec(proptest::sample::select(vec![
+            "open(", "office", ")", "'a'", "==", "!=", ">=", "and", "or", "not", "(", "${x}",
+            "matches", "'('", " ", "'", "\"", "<", "starts-with", "!", "&&", "||", "3", "é",
+        ]), 0..14),
+    ) {
+        let text = tokens.concat();
+        if let Ok(c) = switchboard_dialplan::cond::Cond::parse(&text) {
+            let _ = c.eval(&std::collections::HashMap::new(), &|_| true);
+        }
+    }
+
+    #[test]
     fn loading_arbitrary_text_never_panics(text in "\\PC{0,300}") {
         let _ = DialplanSet::load(vec![Source { name: "x".into(), text }], &common::ctx());
     }

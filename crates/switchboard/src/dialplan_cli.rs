@@ -217,8 +217,12 @@ fn render(diagnostics: &Diagnostics) {
 }
 
 /// What the dialplans may refer to: the configuration's queues, agents and trunks, and the
-/// prompts found under `sounds/{language}/`.
-fn context(config: &Config, sounds: &Path) -> anyhow::Result<CheckContext> {
+/// prompts found under `sounds/{language}/` (`sounds` is `[dialplan] sounds`). The server's
+/// reload builds its context with this too, so `check` and a reload agree.
+///
+/// # Errors
+/// The sounds folder cannot be read.
+pub fn context(config: &Config, sounds: &Path) -> anyhow::Result<CheckContext> {
     Ok(CheckContext {
         queues: config.queues.iter().map(|q| q.name.clone()).collect(),
         agents: config.agents.iter().map(|a| a.extension.clone()).collect(),
@@ -288,8 +292,12 @@ fn collect_wavs(
     Ok(())
 }
 
-/// Every `*.kdl` of `dir` except `*.journeys.kdl`, in name order.
-fn read_sources(dir: &Path) -> anyhow::Result<Vec<Source>> {
+/// Every `*.kdl` of `dir` except `*.journeys.kdl`, in name order, named by their path: what
+/// [`DialplanSet::load`] takes, for `check` and for the server's reload.
+///
+/// # Errors
+/// The folder or a file cannot be read, or there is no dialplan in it.
+pub fn read_sources(dir: &Path) -> anyhow::Result<Vec<Source>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the dialplans folder {}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries
