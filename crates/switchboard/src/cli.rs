@@ -1,8 +1,13 @@
-//! The command line: `serve`, `config check`, `config show`, `--version`, `--help`.
+//! The command line: `serve`, `config check`, `config show`, `dialplan check`,
+//! `dialplan simulate`, `--version`, `--help`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+// The dialplan subcommands live in their own file, declared here so the CLI stays one module.
+#[path = "dialplan_cli.rs"]
+pub mod dialplan;
 
 /// Switchboard: the telephony core of a contact centre. A SIP B2BUA with registrar, IVR
 /// (dialplans) and queues, run as one binary.
@@ -19,7 +24,9 @@ use clap::{Parser, Subcommand};
                   switchboard serve                          # ./switchboard.toml, else built-in defaults\n  \
                   switchboard serve --config /etc/switchboard/switchboard.toml\n  \
                   switchboard config check --config my.toml  # validate before a restart\n  \
-                  switchboard config show > switchboard.toml # start a config from the defaults"
+                  switchboard config show > switchboard.toml # start a config from the defaults\n  \
+                  switchboard dialplan check                 # check dialplans/ before a reload\n  \
+                  switchboard dialplan simulate --to +33180000000 --digits 1,2"
 )]
 pub struct Cli {
     /// What to do.
@@ -46,6 +53,9 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Check the dialplans, or replay calls through them.
+    #[command(subcommand)]
+    Dialplan(dialplan::DialplanCommand),
 }
 
 /// `config …` subcommands.

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config.as_deref()),
+        Command::Dialplan(command) => switchboard::cli::dialplan::run(command),
         Command::Config(ConfigCommand::Check { config }) => {
             match Config::resolve(config.as_deref()) {
                 Ok((_, source)) => {

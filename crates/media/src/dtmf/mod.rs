@@ -60,7 +60,7 @@ pub mod rfc4733;
 
 /// One key of the DTMF keypad: 0–9, `*`, `#` and the fourth column A–D (ITU-T Q.23).
 ///
-/// The discriminant is the RFC 4733 event code (§3.2, Table 1): 0–9 are the digits, 10 is `*`,
+/// The discriminant is the RFC 4733 event code (§3.2): 0–9 are the digits, 10 is `*`,
 /// 11 is `#`, 12–15 are A–D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]

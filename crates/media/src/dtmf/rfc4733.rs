@@ -206,7 +206,8 @@ pub(crate) fn duration_to_ticks(d: Duration, rate: NonZeroU32) -> u64 {
     u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
-/// 8 kHz, the telephone-event clock unless the SDP says otherwise (RFC 4733 §7.1.1).
+/// 8 kHz, the telephone-event clock unless the SDP says otherwise (the `rate` default of the
+/// audio/telephone-event media type that RFC 4733 registers).
 pub(crate) const RATE_8K: NonZeroU32 = match NonZeroU32::new(8_000) {
     Some(r) => r,
     None => unreachable!(),
