@@ -195,7 +195,7 @@ impl DialplanStore {
     pub fn route(&self, dialled: &str, trunk: Option<&str>, caller: &Caller, from: Option<&NameAddr>) -> Option<Start> {
         let set = self.get();
         set.route(dialled, trunk)?;
-        let caller_id = match (from.and_then(|f| f.uri.user_part().map(|u| u.to_string())), caller) {
+        let caller_id = match (from.and_then(|f| switchboard_sip::uri_user(&f.uri)), caller) {
             (Some(user), _) => user,
             (None, Caller::Agent(ext)) => ext.clone(),
             (None, Caller::Trunk(_)) => String::new(),

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ezk_sip_types::uri::NameAddr;
 use switchboard_media::codec::CodecKind;
-use switchboard_media::dtmf::merge::Merger;
-use switchboard_media::dtmf::{DtmfEvent, DtmfSource, info};
-use switchboard_sip::ua::{HangupCause, LegEvent, LegId, OutboundCall};
+use switchboard_media::dtmf::merge::{Merger, MergerConfig};
+use switchboard_media::dtmf::{DtmfEvent, info};
+use switchboard_sip::ua::{LegEvent, LegId, OutboundCall};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sdp_leg::SdpLeg;
@@ -20,7 +20,6 @@ use super::{CallCommand, CallSetup, Outcome};
 use crate::config::{QueueConfig, RecordingConfig, TrunkConfig};
 use crate::media::{MediaEngine, MediaEvent, MediaLegId, MediaSession, Negotiation, Role};
 use crate::sip::core::{self, CoreInput};
-use crate::sip::directory::Caller;
 
 /// Capacity of a call's media event channel.
 const MEDIA_QUEUE: usize = 64;
@@ -72,10 +71,8 @@ pub(crate) enum Event {
 pub(crate) struct Call {
     pub(crate) services: Arc<Services>,
     core: mpsc::Sender<CoreInput>,
-    pub(crate) caller_id: Caller,
     pub(crate) call_id: String,
     pub(crate) from: Option<NameAddr>,
-    pub(crate) dialled: String,
     pub(crate) max_forwards: u8,
     inbound_rx: mpsc::Receiver<LegEvent>,
     out_tx: mpsc::Sender<LegEvent>,
@@ -116,10 +113,8 @@ impl Call {
             caller: SdpLeg::new(setup.inbound, local, session_id),
             services,
             core,
-            caller_id: setup.caller.clone(),
             call_id: setup.call_id.clone(),
             from: setup.from.clone(),
-            dialled: setup.dialled.clone(),
             max_forwards: setup.max_forwards,
             inbound_rx,
             out_tx,
@@ -130,7 +125,7 @@ impl Call {
             answered: false,
             callees: HashMap::new(),
             media_of,
-            dtmf: Merger::new(),
+            dtmf: Merger::new(MergerConfig::default()),
             caller_gone: false,
             started: Instant::now(),
         })
@@ -293,14 +288,11 @@ impl Call {
                 content_type,
                 body,
             }) => {
+                if leg != self.caller.sip {
+                    return None;
+                }
                 let digit = info::parse(content_type.as_deref().unwrap_or(""), &body).ok()?;
-                let _ = leg;
-                let event = DtmfEvent {
-                    digit: digit.digit,
-                    source: DtmfSource::SipInfo,
-                    started: Instant::now(),
-                    duration: digit.duration,
-                };
+                let event: DtmfEvent = digit.into_event(Instant::now(), Duration::from_millis(100));
                 self.dtmf.push(Instant::now(), event).map(Event::Digit)
             }
             Raw::Leg(LegEvent::Hangup { leg, cause }) if leg == self.caller.sip => {
@@ -427,7 +419,7 @@ impl Call {
             let caller = self
                 .from
                 .as_ref()
-                .and_then(|f| f.uri.user_part().map(|u| u.to_string()))
+                .and_then(|f| switchboard_sip::uri_user(&f.uri))
                 .unwrap_or_default();
             PathBuf::from(
                 rec.path

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use switchboard_dialplan::DialplanSet;
 use switchboard_dialplan::interp::{
-    CallFacts, Command, DialOutcome, DialTarget, EnqueueOutcome, Event as DpEvent, HttpFailure, HttpResponse,
+    CallFacts, Command, DialOutcome, DialTarget, Event as DpEvent, HttpFailure, HttpResponse,
     Interpreter,
 };
 use switchboard_sip::ua::LegEvent;
@@ -211,7 +211,11 @@ async fn dial_target(call: &mut Call, target: DialTarget, ring_timeout: Duration
     let (name, targets) = match &target {
         DialTarget::Agent(ext) | DialTarget::Extension(ext) => (
             ext.clone(),
-            call.lookup(vec![ext.clone()]).await.into_iter().map(|(_, t)| t).collect(),
+            call.lookup(vec![ext.clone()])
+                .await
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>(),
         ),
         DialTarget::Trunk { trunk, number } => (number.clone(), call.trunk_call(trunk, number).into_iter().collect()),
     };
@@ -248,8 +252,11 @@ async fn record(call: &mut Call, path: PathBuf, max: Duration, beep: bool, termi
     let leg = call.caller.local.leg;
     if beep {
         let rate = call.caller.remote.as_ref().map_or(8000, pcm_rate);
-        let beep = Arc::new(switchboard_media::prompt::Prompt::beep(rate));
-        let _ = call.media.play(leg, u64::MAX, PlaySource::Prompts(vec![beep])).await;
+        let beep = switchboard_media::prompt::Prompt::beep(rate).ok().map(Arc::new);
+        let _ = call
+            .media
+            .play(leg, u64::MAX, PlaySource::Prompts(beep.into_iter().collect()))
+            .await;
         loop {
             match call.next(None).await {
                 Some(Event::Media(MediaEvent::PlaybackDone { id: u64::MAX, .. })) => break,

@@ -7,8 +7,7 @@ use switchboard_media::codec::CodecKind;
 use switchboard_sip::sdp::SdpOrigin;
 use switchboard_sip::ua::LegId;
 
-use crate::media::{LocalMedia, Negotiation, NegotiationError, RemoteMedia};
-use crate::media::negotiate::OfferSent;
+use crate::media::{LocalMedia, Negotiation, NegotiationError, OfferSent, RemoteMedia};
 
 /// A SIP leg's media state.
 #[derive(Debug, Clone)]

@@ -7,18 +7,39 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use switchboard_media::codec::{self, Decoder, Encoder};
+use std::num::NonZeroU32;
+
 use switchboard_media::dtmf::inband::Detector;
-use switchboard_media::dtmf::rfc4733;
+use switchboard_media::dtmf::rfc4733::{self, ReceiverConfig, SenderConfig};
 use switchboard_media::jitter::{JitterBuffer, JitterConfig, Popped};
 use switchboard_media::latch::{Latch, LatchPolicy};
 use switchboard_media::prompt::Playback;
 use switchboard_media::resample::Resampler;
 use switchboard_media::rtcp::RtcpSession;
+use switchboard_media::rtp::Ssrc;
 use switchboard_media::stats::{ReceiverStats, SenderStats};
 use switchboard_media::tone::ToneGenerator;
 
 use super::ports::LeaseGuard;
-use super::{MediaLegId, RemoteMedia, Role};
+use super::{MediaLegId, RemoteMedia};
+
+fn dtmf_receiver(clock: u32) -> rfc4733::Receiver {
+    rfc4733::Receiver::new(ReceiverConfig {
+        clock_rate: NonZeroU32::new(clock).unwrap_or(NonZeroU32::MIN),
+        ..ReceiverConfig::default()
+    })
+}
+
+fn dtmf_sender(clock: u32) -> rfc4733::Sender {
+    let config = SenderConfig {
+        clock_rate: NonZeroU32::new(clock).unwrap_or(NonZeroU32::MIN),
+        ..SenderConfig::default()
+    };
+    // The defaults (20 ms, a queue of presses) are valid at every RTP clock we negotiate.
+    rfc4733::Sender::new(config).unwrap_or_else(|_| {
+        rfc4733::Sender::new(SenderConfig::default()).expect("default RFC 4733 sender config is valid")
+    })
+}
 
 /// Samples in one 20 ms tick at `rate`.
 pub(crate) fn tick_samples(rate: u32) -> usize {
@@ -72,6 +93,8 @@ pub(crate) struct OutStream {
     relay: Option<RelayMap>,
     /// The next packet starts a talkspurt (marker bit).
     pub(crate) marker: bool,
+    /// The RTP timestamp of the RFC 4733 event being sent.
+    event_ts: u32,
 }
 
 impl OutStream {
@@ -84,6 +107,7 @@ impl OutStream {
             last_sent: None,
             relay: None,
             marker: true,
+            event_ts: 0,
         }
     }
 
@@ -107,12 +131,21 @@ impl OutStream {
     }
 
     /// Sequence number and timestamp for a relayed packet; `true` when it starts a talkspurt.
-    /// Sequence number and timestamp for another packet of the RFC 4733 event in progress:
-    /// the next sequence number, the event's (unchanged) start timestamp (RFC 4733 §2.5.1.1).
-    pub(crate) fn next_event_packet(&mut self, now: Instant) -> (u16, u32) {
-        self.seq = self.seq.wrapping_add(1);
-        self.last_sent = Some(now);
-        (self.seq, self.ts)
+    /// Sequence number and timestamp for an RFC 4733 packet: the media clock goes on as for
+    /// audio, but every packet of one event carries the event's start timestamp (plus the
+    /// segment offset of a long press, RFC 4733 §2.5.1.1 and §2.5.1.3).
+    pub(crate) fn next_event_packet(
+        &mut self,
+        now: Instant,
+        clock: u32,
+        first: bool,
+        offset: u32,
+    ) -> (u16, u32) {
+        let (seq, ts) = self.next_generated(now, clock, clock / 50);
+        if first {
+            self.event_ts = ts;
+        }
+        (seq, self.event_ts.wrapping_add(offset))
     }
 
     pub(crate) fn map_relayed(
@@ -158,11 +191,29 @@ fn elapsed_ticks(now: Instant, last: Instant, clock: u32) -> u32 {
     u32::try_from(ms * u128::from(clock) / 1000).unwrap_or(u32::MAX)
 }
 
+/// A leg's encoder (the trait object has no `Debug` of its own).
+pub(crate) struct Enc(pub(crate) Box<dyn Encoder>);
+
+impl std::fmt::Debug for Enc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Encoder({} Hz)", self.0.sample_rate())
+    }
+}
+
+/// A leg's decoder.
+pub(crate) struct Dec(Box<dyn Decoder>);
+
+impl std::fmt::Debug for Dec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Decoder({} Hz)", self.0.sample_rate())
+    }
+}
+
 /// Decoding what a leg sends: jitter buffer → decoder → a FIFO of samples at the codec's rate.
 #[derive(Debug)]
 pub(crate) struct DecodePath {
     jitter: JitterBuffer,
-    decoder: Box<dyn Decoder>,
+    decoder: Dec,
     fifo: VecDeque<i16>,
     scratch: Vec<i16>,
     /// The last 20 ms frame taken at a tick (valid while `has_frame`).
@@ -176,15 +227,21 @@ impl DecodePath {
         let decoder = codec::new_decoder(remote.codec, &remote.params)?;
         let rate = decoder.sample_rate();
         let clock = remote.codec.rtp_clock_rate();
+        let jitter = JitterBuffer::new(JitterConfig {
+            clock_rate: clock,
+            frame_ticks: clock / 50,
+            min_delay: min,
+            max_delay: max,
+            capacity: 32,
+        })
+        .or_else(|_| JitterBuffer::new(JitterConfig::voice(clock, clock / 50)))
+        .map_err(|_| codec::CodecError::Unsupported {
+            codec: remote.codec,
+            reason: "no jitter buffer for this clock rate",
+        })?;
         Ok(DecodePath {
-            jitter: JitterBuffer::new(JitterConfig {
-                clock_rate: clock,
-                frame_ticks: clock / 50,
-                min_delay: min,
-                max_delay: max,
-                capacity: 64,
-            }),
-            decoder,
+            jitter,
+            decoder: Dec(decoder),
             fifo: VecDeque::with_capacity(tick_samples(rate) * 12),
             // Room for the longest frame a peer may send (120 ms Opus at 48 kHz).
             scratch: vec![0; 5760],
@@ -211,9 +268,9 @@ impl DecodePath {
         while let Some(item) = self.jitter.pop(now) {
             let n = match item {
                 Popped::Packet { payload, .. } => {
-                    self.decoder.decode(payload, &mut self.scratch).unwrap_or(0)
+                    self.decoder.0.decode(payload, &mut self.scratch).unwrap_or(0)
                 }
-                Popped::Lost { .. } => self.decoder.conceal(&mut self.scratch),
+                Popped::Lost { .. } => self.decoder.0.conceal(&mut self.scratch),
             };
             self.fifo.extend(&self.scratch[..n.min(self.scratch.len())]);
         }
@@ -241,7 +298,7 @@ impl DecodePath {
 #[derive(Debug)]
 pub(crate) struct Inband {
     pub(crate) detector: Detector,
-    pub(crate) to_8k: Option<Resampler>,
+    pub(crate) to_8k: Option<(u32, Resampler)>,
     pub(crate) buf: Vec<i16>,
 }
 
@@ -249,7 +306,7 @@ pub(crate) struct Inband {
 #[derive(Debug)]
 pub(crate) struct MonoTap {
     pub(crate) id: u64,
-    pub(crate) to_rate: Option<Resampler>,
+    pub(crate) channel: switchboard_media::recorder::RecordingChannel,
     pub(crate) pending: Vec<i16>,
     pub(crate) written: Duration,
     pub(crate) max: Duration,
@@ -260,7 +317,6 @@ pub(crate) struct MonoTap {
 pub(crate) struct Leg {
     pub(crate) id: MediaLegId,
     pub(crate) session: usize,
-    pub(crate) role: Role,
     pub(crate) rtp: mio::net::UdpSocket,
     pub(crate) rtcp: mio::net::UdpSocket,
     pub(crate) _lease: LeaseGuard,
@@ -276,15 +332,14 @@ pub(crate) struct Leg {
     pub(crate) timed_out: bool,
     pub(crate) out: OutStream,
     pub(crate) decode: Option<DecodePath>,
-    pub(crate) encoder: Option<Box<dyn Encoder>>,
+    pub(crate) encoder: Option<Enc>,
     pub(crate) source: Source,
     /// What it hears when nothing overrides it (recomputed by the session).
     pub(crate) overridden: bool,
     pub(crate) moh: Option<Playback>,
     /// Converts the bridged peer's audio to our encode rate when transcoding across rates.
     pub(crate) from_peer: Option<(u32, Resampler)>,
-    /// Peer audio converted to our rate, waiting to be encoded.
-    pub(crate) peer_fifo: VecDeque<i16>,
+
     pub(crate) dtmf_rx: rfc4733::Receiver,
     pub(crate) dtmf_tx: rfc4733::Sender,
     pub(crate) inband: Option<Inband>,
@@ -298,7 +353,6 @@ impl Leg {
     pub(crate) fn new(
         id: MediaLegId,
         session: usize,
-        role: Role,
         sockets: (mio::net::UdpSocket, mio::net::UdpSocket, LeaseGuard),
         ssrc: u32,
         now: Instant,
@@ -307,7 +361,6 @@ impl Leg {
         Leg {
             id,
             session,
-            role,
             rtp,
             rtcp,
             _lease: lease,
@@ -315,8 +368,8 @@ impl Leg {
             latch: Latch::new(LatchPolicy::default()),
             rtcp_from: None,
             rx: ReceiverStats::new(8000),
-            tx_stats: SenderStats::default(),
-            rtcp_session: RtcpSession::new(ssrc, format!("switchboard-{}", id.0), 8000, u64::from(ssrc)),
+            tx_stats: SenderStats::new(8000),
+            rtcp_session: RtcpSession::new(Ssrc(ssrc), &format!("switchboard-{}", id.0), 8000, u64::from(ssrc)),
             last_rx: now,
             timed_out: false,
             out: OutStream::new(ssrc),
@@ -326,9 +379,8 @@ impl Leg {
             overridden: false,
             moh: None,
             from_peer: None,
-            peer_fifo: VecDeque::new(),
-            dtmf_rx: rfc4733::Receiver::new(8000),
-            dtmf_tx: rfc4733::Sender::new(8000),
+            dtmf_rx: dtmf_receiver(8000),
+            dtmf_tx: dtmf_sender(8000),
             inband: None,
             voicemail: None,
             packets_in: 0,
@@ -353,10 +405,17 @@ impl Leg {
         }
         if changed_codec {
             let clock = remote.codec.rtp_clock_rate();
-            self.encoder = Some(codec::new_encoder(remote.codec, &remote.params)?);
+            self.encoder = Some(Enc(codec::new_encoder(remote.codec, &remote.params)?));
             self.rx = ReceiverStats::new(clock);
-            self.dtmf_rx = rfc4733::Receiver::new(clock);
-            self.dtmf_tx = rfc4733::Sender::new(clock);
+            self.tx_stats = SenderStats::new(clock);
+            self.rtcp_session = RtcpSession::new(
+                Ssrc(self.out.ssrc),
+                &format!("switchboard-{}", self.id.0),
+                clock,
+                u64::from(self.out.ssrc),
+            );
+            self.dtmf_rx = dtmf_receiver(clock);
+            self.dtmf_tx = dtmf_sender(clock);
             if self.decode.is_some() {
                 self.decode = Some(DecodePath::new(&remote, jitter.0, jitter.1)?);
             }
@@ -381,7 +440,7 @@ impl Leg {
 
     /// The audio rate we encode to this leg at (its encoder's PCM rate).
     pub(crate) fn encode_rate(&self) -> Option<u32> {
-        self.encoder.as_ref().map(|e| e.sample_rate())
+        self.encoder.as_ref().map(|e| e.0.sample_rate())
     }
 
     /// Where our RTP goes, if we may send at all.
@@ -419,36 +478,22 @@ impl Leg {
 }
 
 impl Leg {
-    /// Converts one tick of the peer's audio (`frame` at `rate`) into `pcm` at our encode rate.
-    pub(crate) fn transcode_into(&mut self, frame: &[i16], rate: u32, pcm: &mut [i16]) {
+    /// Converts one tick of the peer's audio (`frame`, 20 ms at `rate`) into `pcm`, 20 ms at
+    /// our encode rate; `false` if it cannot.
+    pub(crate) fn transcode_into(&mut self, frame: &[i16], rate: u32, pcm: &mut [i16]) -> bool {
         let ours = self.encode_rate().unwrap_or(8000);
         if rate == ours {
             let n = frame.len().min(pcm.len());
             pcm[..n].copy_from_slice(&frame[..n]);
-            return;
+            return n == pcm.len();
         }
-        let rebuild = self.from_peer.as_ref().is_none_or(|(from, _)| *from != rate);
-        if rebuild {
-            self.from_peer = Resampler::new(rate, ours, frame.len()).ok().map(|r| (rate, r));
-            self.peer_fifo.clear();
+        if self.from_peer.as_ref().is_none_or(|(from, _)| *from != rate) {
+            self.from_peer = Resampler::per_20ms(rate, ours).ok().map(|r| (rate, r));
         }
-        let Some((_, resampler)) = self.from_peer.as_mut() else {
-            return;
-        };
-        let mut out = Vec::with_capacity(pcm.len() + 64);
-        resampler.process(frame, &mut out);
-        self.peer_fifo.extend(out);
-        // Keep at most 100 ms queued: the resampler's output comes in its own block sizes.
-        let cap = pcm.len() * 5;
-        if self.peer_fifo.len() > cap {
-            let excess = self.peer_fifo.len() - cap;
-            self.peer_fifo.drain(..excess);
+        match self.from_peer.as_mut() {
+            Some((_, resampler)) => resampler.process(frame, pcm).is_ok(),
+            None => false,
         }
-        let n = pcm.len().min(self.peer_fifo.len());
-        for (dst, src) in pcm.iter_mut().zip(self.peer_fifo.drain(..n)) {
-            *dst = src;
-        }
-        pcm[n..].fill(0);
     }
 
     /// The leg's counters, for the call's log line.

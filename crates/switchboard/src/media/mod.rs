@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{MediaConfig, RecordingConfig};
 
-pub use negotiate::{Negotiation, NegotiationError};
+pub use negotiate::{Negotiation, NegotiationError, OfferSent, pcm_rate};
 pub use ports::PortPool;
 pub use prompts::PromptCache;
 pub use stats::MediaStats;

@@ -158,7 +158,12 @@ impl Negotiation {
         let bytes = sdp::offer(&sdp_local, &self.prefs(first), true, MediaDirection::SendRecv, origin);
         // Our own printer's output always parses; should it not, the answer check reports it.
         let parsed = sdp::parse(&bytes).unwrap_or_else(|_| SessionDescription {
-            origin: sdp::Origin::default(),
+            origin: sdp::Origin {
+                username: "-".into(),
+                session_id: "0".into(),
+                version: 0,
+                addr: String::new(),
+            },
             connection: None,
             media: Vec::new(),
         });

@@ -7,13 +7,16 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-use switchboard_media::recorder::{MonoWavWriter, RecordingChannel, StereoWavWriter};
+use switchboard_media::recorder::{
+    MonoRecorder, RecorderConfig, RecordingChannel, RecordingRate, Side, StereoRecorder,
+};
 use tokio::sync::mpsc;
 
 use super::leg::{Leg, MonoTap};
@@ -144,13 +147,19 @@ impl StereoTap {
     /// One tick: 20 ms of each side (silence where a side said nothing), aligned.
     fn push(&mut self, left: Option<(&[i16], u32)>, right: Option<(&[i16], u32)>, hub: &RecorderHub) {
         let start = self.lbuf.len();
-        self.left.push(left, &mut self.lbuf);
-        self.right.push(right, &mut self.rbuf);
+        // A frame the channel cannot take (wrong length) counts as silence: alignment first.
+        match self.left.process(left) {
+            Ok(frame) => self.lbuf.extend_from_slice(frame),
+            Err(_) => self.lbuf.extend_from_slice(self.left.last_output()),
+        }
+        match self.right.process(right) {
+            Ok(frame) => self.rbuf.extend_from_slice(frame),
+            Err(_) => self.rbuf.extend_from_slice(self.right.last_output()),
+        }
         if self.paused {
             // Card numbers never reach the file, not even buffered: silence replaces them here.
             self.lbuf[start..].fill(0);
-            let rstart = self.rbuf.len() - (self.lbuf.len() - start);
-            self.rbuf[rstart..].fill(0);
+            self.rbuf[start..].fill(0);
         }
         self.ticks += 1;
         if self.ticks % CHUNK_TICKS == 0 {
@@ -181,16 +190,11 @@ impl StereoTap {
 }
 
 impl MonoTap {
-    /// Appends one tick of the leg's audio at `rate`.
-    pub(crate) fn push(&mut self, pcm: &[i16], rate: u32, hub: &RecorderHub) {
-        let resampler = &mut self.to_rate;
-        if rate == 8000 {
-            self.pending.extend_from_slice(pcm);
-        } else {
-            let r = resampler.get_or_insert_with(|| {
-                switchboard_media::resample::Resampler::new(rate, 8000, pcm.len()).expect("fixed rates")
-            });
-            r.process(pcm, &mut self.pending);
+    /// Appends one tick of the leg's audio (`None`: it said nothing) at `rate`.
+    pub(crate) fn push(&mut self, pcm: Option<&[i16]>, rate: u32, hub: &RecorderHub) {
+        match self.channel.process(pcm.map(|p| (p, rate))) {
+            Ok(frame) => self.pending.extend_from_slice(frame),
+            Err(_) => self.pending.extend_from_slice(self.channel.last_output()),
         }
         self.written += Duration::from_millis(20);
         if self.pending.len() >= 8000 {
@@ -234,8 +238,8 @@ impl Worker {
                 id,
                 caller: a,
                 callee: b,
-                left: RecordingChannel::new(rate),
-                right: RecordingChannel::new(rate),
+                left: RecordingChannel::new(recording_rate(rate), Side::Caller),
+                right: RecordingChannel::new(recording_rate(rate), Side::Agent),
                 lbuf: Vec::with_capacity(rate as usize),
                 rbuf: Vec::with_capacity(rate as usize),
                 paused: false,
@@ -281,14 +285,52 @@ impl Worker {
     }
 }
 
+/// The recorder's rate for a configured sample rate (validated to 8000 or 16000).
+pub(crate) fn recording_rate(hz: u32) -> RecordingRate {
+    if hz >= 16_000 {
+        RecordingRate::Wideband
+    } else {
+        RecordingRate::Narrowband
+    }
+}
+
 /// A file being written by the recorder thread.
 enum Writer {
-    Stereo(StereoWavWriter<BufWriter<File>>),
-    Mono(MonoWavWriter<BufWriter<File>>),
+    Stereo(StereoRecorder<BufWriter<File>>),
+    Mono(MonoRecorder<BufWriter<File>>),
+}
+
+impl Writer {
+    /// Writes a chunk of ticks (the recorder checkpoints every second by itself).
+    fn write(&mut self, left: &[i16], right: &[i16], frame: usize) -> Result<(), String> {
+        for (i, l) in left.chunks(frame).enumerate() {
+            if l.len() != frame {
+                break;
+            }
+            let outcome = match self {
+                Writer::Stereo(w) => {
+                    let r = right.get(i * frame..(i + 1) * frame);
+                    w.write_frame(Some(l), r)
+                }
+                Writer::Mono(w) => w.write_frame(Some(l)),
+            };
+            outcome.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Writer::Stereo(w) => w.finish().map(|_| ()),
+            Writer::Mono(w) => w.finish().map(|_| ()),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 struct Open {
     writer: Option<Writer>,
+    frame: usize,
     path: PathBuf,
     events: Option<mpsc::Sender<MediaEvent>>,
 }
@@ -304,13 +346,13 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
                 stereo,
                 events,
             } => {
-                let writer = create(&path, rate, stereo);
                 let mut entry = Open {
                     writer: None,
+                    frame: recording_rate(rate).frame_samples(),
                     path,
                     events,
                 };
-                match writer {
+                match create(&entry.path, rate, stereo) {
                     Ok(w) => {
                         tracing::info!(path = %entry.path.display(), "recording started");
                         entry.writer = Some(w);
@@ -321,18 +363,18 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
             }
             HubMsg::Frames { id, left, right } => {
                 let Some(entry) = open.get_mut(&id) else { continue };
+                let frame = entry.frame;
                 let result = match entry.writer.as_mut() {
-                    Some(Writer::Stereo(w)) => w.write_samples(&left, &right).and_then(|()| w.checkpoint()),
-                    Some(Writer::Mono(w)) => w.write_samples(&left).and_then(|()| w.checkpoint()),
+                    Some(w) => w.write(&left, &right, frame),
                     None => {
                         stats
                             .recording_dropped_frames
-                            .fetch_add((left.len() / 160).max(1) as u64, Ordering::Relaxed);
+                            .fetch_add((left.len() / frame.max(1)) as u64, Ordering::Relaxed);
                         Ok(())
                     }
                 };
                 if let Err(err) = result {
-                    fail(entry, &io::Error::other(err.to_string()), stats);
+                    fail(entry, &err, stats);
                 }
             }
             HubMsg::Pause { id, paused } => {
@@ -341,19 +383,21 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
                     ..
                 }) = open.get_mut(&id)
                 {
-                    w.set_paused(paused);
+                    let mark = if paused { w.pause() } else { w.resume() };
+                    if let Some(mark) = mark {
+                        tracing::info!(offset_ms = mark.offset.as_millis(), paused, "recording pause changed");
+                    }
                 }
             }
             HubMsg::Close { id } => {
                 if let Some(entry) = open.remove(&id) {
-                    let result = match entry.writer {
-                        Some(Writer::Stereo(w)) => w.finish().map(|_| ()),
-                        Some(Writer::Mono(w)) => w.finish().map(|_| ()),
-                        None => Ok(()),
-                    };
-                    match result {
-                        Ok(()) => tracing::info!(path = %entry.path.display(), "recording finished"),
-                        Err(err) => tracing::error!(path = %entry.path.display(), %err, "recording could not be finalised"),
+                    let path = entry.path;
+                    match entry.writer.map(Writer::finish) {
+                        Some(Ok(())) => tracing::info!(path = %path.display(), "recording finished"),
+                        Some(Err(err)) => {
+                            tracing::error!(path = %path.display(), %err, "recording could not be finalised");
+                        }
+                        None => {}
                     }
                 }
             }
@@ -361,28 +405,31 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
     }
 }
 
-fn create(path: &std::path::Path, rate: u32, stereo: bool) -> io::Result<Writer> {
+fn create(path: &std::path::Path, rate: u32, stereo: bool) -> Result<Writer, String> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let file = BufWriter::with_capacity(64 * 1024, File::create(path)?);
-    Ok(if stereo {
-        Writer::Stereo(StereoWavWriter::create(file, rate).map_err(|e| io::Error::other(e.to_string()))?)
+    let file = BufWriter::with_capacity(64 * 1024, File::create(path).map_err(|e| e.to_string())?);
+    let config = RecorderConfig::new(recording_rate(rate));
+    if stereo {
+        StereoRecorder::create(file, config).map(Writer::Stereo)
     } else {
-        Writer::Mono(MonoWavWriter::create(file, rate).map_err(|e| io::Error::other(e.to_string()))?)
-    })
+        MonoRecorder::create(file, config).map(Writer::Mono)
+    }
+    .map_err(|e| e.to_string())
 }
 
-fn fail(entry: &mut Open, err: &io::Error, stats: &MediaStats) {
+fn fail(entry: &mut Open, err: &str, stats: &MediaStats) {
     tracing::error!(path = %entry.path.display(), %err, "recording failed; the call goes on without it");
     stats.recording_failures.fetch_add(1, Ordering::Relaxed);
+    // What was written stays a valid file: the recorder patched its header at the last good size.
     entry.writer = None;
     if let Some(events) = entry.events.as_ref() {
         let _ = events.try_send(MediaEvent::RecordingFailed {
             path: entry.path.clone(),
-            error: err.to_string(),
+            error: err.to_owned(),
         });
     }
 }

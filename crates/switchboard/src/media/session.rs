@@ -4,11 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_media::dtmf::inband::Detector;
-use switchboard_media::prompt::Playback;
+use switchboard_media::dtmf::DtmfEdge;
+use switchboard_media::dtmf::inband::{Detector, DetectorConfig};
+use switchboard_media::dtmf::rfc4733::Volume;
+use switchboard_media::prompt::{Playback, PlaybackState};
+use switchboard_media::recorder::{RecordingChannel, RecordingRate, Side};
 use switchboard_media::resample::Resampler;
 use switchboard_media::rtp::{self, PayloadType, RtpHeader, Ssrc};
-use switchboard_media::tone::{TonePlan, ToneGenerator};
+use switchboard_media::tone::{ToneGenerator, TonePlan};
 use tokio::sync::mpsc;
 
 use super::leg::{Inband, Leg, MonoTap, Source, tick_samples};
@@ -68,7 +71,7 @@ impl Worker {
         )
     }
 
-    fn tone_plan(&self) -> TonePlan {
+    fn tone_plan(&self) -> &'static TonePlan {
         TonePlan::by_country(&self.settings.media.tones).unwrap_or_else(TonePlan::france)
     }
 
@@ -121,9 +124,9 @@ impl Worker {
                     && let Some(Some(l)) = self.legs.get_mut(i)
                 {
                     l.inband = on.then(|| Inband {
-                        detector: Detector::new(),
+                        detector: Detector::new(DetectorConfig::default()),
                         to_8k: None,
-                        buf: Vec::with_capacity(160),
+                        buf: vec![0; 160],
                     });
                     let s = l.session;
                     self.refresh_session(s);
@@ -134,7 +137,9 @@ impl Worker {
                     && let Some(Some(l)) = self.legs.get_mut(i)
                 {
                     for digit in digits {
-                        l.dtmf_tx.start(now, digit, Duration::from_millis(100), 10);
+                        if let Err(err) = l.dtmf_tx.start(now, digit, Duration::from_millis(100), Volume::default()) {
+                            tracing::debug!(%err, "digit not sent");
+                        }
                     }
                 }
             }
@@ -170,34 +175,43 @@ impl Worker {
             return;
         };
         let plan = self.tone_plan();
-        let moh = self.prompts.moh_playlist(self.legs[i].as_ref().and_then(Leg::encode_rate).unwrap_or(8000));
+        let rate = self.legs[i].as_ref().and_then(Leg::encode_rate).unwrap_or(8000);
+        let moh = matches!(source, PlaySource::MusicOnHold).then(|| self.prompts.moh_playlist(rate));
         let Some(Some(l)) = self.legs.get_mut(i) else {
             return;
         };
-        let rate = l.encode_rate().unwrap_or(8000);
+        let (l_id, s) = (l.id, l.session);
         l.source = match source {
-            PlaySource::Prompts(prompts) => Source::Prompts {
-                playback: Playback::new(prompts.iter().map(|p| (**p).clone()).collect()),
-                id,
+            PlaySource::Prompts(prompts) => match Playback::new(prompts.iter().map(|p| (**p).clone()).collect()) {
+                Ok(playback) => Source::Prompts { playback, id },
+                Err(err) => {
+                    tracing::warn!(%err, leg = %l_id, "prompts not played");
+                    if let Some(Some(session)) = self.sessions.get(s) {
+                        let _ = session.events.try_send(MediaEvent::PlaybackDone { leg: l_id, id });
+                    }
+                    return;
+                }
             },
             PlaySource::MusicOnHold => {
                 if l.moh.is_none() {
-                    l.moh = Some(Playback::looping(moh));
+                    l.moh = moh.and_then(|list| Playback::looping(list).ok());
                 }
                 Source::MusicOnHold
             }
-            PlaySource::Tone(kind) => Source::Tone(ToneGenerator::new(
-                match kind {
+            PlaySource::Tone(kind) => {
+                let tone = match kind {
                     ToneKind::Ringback => plan.ringback(),
                     ToneKind::Busy => plan.busy(),
                     ToneKind::Congestion => plan.congestion(),
-                },
-                rate,
-            )),
+                };
+                match ToneGenerator::new(tone, rate) {
+                    Ok(generator) => Source::Tone(generator),
+                    Err(_) => Source::Silence,
+                }
+            }
         };
         l.overridden = true;
         l.out.marker = true;
-        let s = l.session;
         self.refresh_session(s);
     }
 
@@ -232,7 +246,7 @@ impl Worker {
                 } else if peer_holds {
                     if leg.moh.is_none() {
                         let rate = leg.encode_rate().unwrap_or(8000);
-                        leg.moh = Some(Playback::looping(self.prompts.moh_playlist(rate)));
+                        leg.moh = Playback::looping(self.prompts.moh_playlist(rate)).ok();
                     }
                     Source::MusicOnHold
                 } else if same_codec {
@@ -284,7 +298,7 @@ impl Worker {
         }
         // 2. In-band DTMF and voicemail taps on those frames.
         for &i in &legs {
-            self.inband_and_voicemail(s, i);
+            self.inband_and_voicemail(s, i, now);
         }
         // 3. What each leg hears.
         let bridge = self.sessions[s].as_ref().and_then(|x| x.bridge);
@@ -299,7 +313,7 @@ impl Worker {
         }
     }
 
-    fn inband_and_voicemail(&mut self, s: usize, i: usize) {
+    fn inband_and_voicemail(&mut self, s: usize, i: usize, now: Instant) {
         let Some(Some(leg)) = self.legs.get_mut(i) else {
             return;
         };
@@ -311,26 +325,29 @@ impl Worker {
         if let Some(inband) = leg.inband.as_mut()
             && let Some(frame) = frame
         {
-            let pcm: &[i16] = if rate == 8000 {
-                frame
+            let pcm: Option<&[i16]> = if rate == 8000 {
+                Some(frame)
             } else {
-                let resampler = inband
+                if inband.to_8k.as_ref().is_none_or(|(from, _)| *from != rate) {
+                    inband.to_8k = Resampler::per_20ms(rate, 8000).ok().map(|r| (rate, r));
+                }
+                let converted = inband
                     .to_8k
-                    .get_or_insert_with(|| Resampler::new(rate, 8000, frame.len()).expect("fixed rates"));
-                inband.buf.clear();
-                resampler.process(frame, &mut inband.buf);
-                &inband.buf
+                    .as_mut()
+                    .is_some_and(|(_, r)| r.process(frame, &mut inband.buf).is_ok());
+                converted.then_some(&inband.buf[..])
             };
-            for event in inband.detector.process(Instant::now(), pcm) {
-                if let Some(Some(session)) = self.sessions.get(s) {
+            if let Some(pcm) = pcm {
+                inband.detector.handle_frame(now, pcm);
+            }
+            while let Some(edge) = inband.detector.poll_output() {
+                if let (DtmfEdge::End(event), Some(Some(session))) = (edge, self.sessions.get(s)) {
                     let _ = session.events.try_send(MediaEvent::Dtmf { leg: leg.id, event });
                 }
             }
         }
         let done = if let Some(tap) = leg.voicemail.as_mut() {
-            let silence = vec![0; tick_samples(rate)];
-            let pcm = frame.unwrap_or(&silence);
-            tap.push(pcm, rate, &self.recorder);
+            tap.push(frame, rate, &self.recorder);
             tap.written >= tap.max
         } else {
             false
@@ -346,12 +363,11 @@ impl Worker {
         if self.send_dtmf(i, now) {
             return;
         }
-        let mut pcm = std::mem::take(&mut self.scratch_pcm());
-        let produced = self.fill_pcm(s, i, peer, &mut pcm);
-        if produced {
+        let mut pcm = std::mem::take(&mut self.pcm);
+        if self.fill_pcm(s, i, peer, &mut pcm) {
             self.encode_and_send(i, &pcm, now);
         }
-        self.put_scratch_pcm(pcm);
+        self.pcm = pcm;
     }
 
     /// Fills `pcm` with 20 ms at the leg's encode rate from its source; `false` if nothing to send.
@@ -376,8 +392,7 @@ impl Worker {
                 // The peer said nothing this tick (silence suppression, loss beyond PLC).
                 return false;
             };
-            leg.transcode_into(frame.0, frame.1, pcm);
-            return true;
+            return leg.transcode_into(frame.0, frame.1, pcm);
         }
         let Some(Some(leg)) = self.legs.get_mut(i) else {
             return false;
@@ -385,7 +400,7 @@ impl Worker {
         match &mut leg.source {
             Source::Silence => true,
             Source::Prompts { playback, id } => {
-                if playback.fill(pcm).is_finished() {
+                if playback.fill(pcm) == PlaybackState::Finished {
                     let id = *id;
                     leg.overridden = false;
                     let leg_id = leg.id;
@@ -421,8 +436,8 @@ impl Worker {
         let Ok(pt) = PayloadType::new(remote.payload_type) else {
             return;
         };
-        let mut payload = [0u8; 1500];
-        let Ok(n) = encoder.encode(pcm, &mut payload) else {
+        let mut payload = [0u8; switchboard_media::codec::MAX_PAYLOAD_BYTES];
+        let Ok(n) = encoder.0.encode(pcm, &mut payload) else {
             return;
         };
         let (seq, ts) = leg.out.next_generated(now, clock, clock / 50);
@@ -436,7 +451,7 @@ impl Worker {
         let Ok(len) = rtp::write_packet(&mut self.out, &header, &payload[..n]) else {
             return;
         };
-        self.send_generated(i, len, ts, now);
+        self.send_generated(i, len, &header, now);
     }
 
     /// Sends the leg's next RFC 4733 packet if a digit is being sent; `true` if one was.
@@ -454,12 +469,7 @@ impl Worker {
         let Ok(pt) = PayloadType::new(te) else {
             return false;
         };
-        // All packets of one event carry its start timestamp (RFC 4733 §2.5.1.1).
-        let (seq, ts) = if packet.first {
-            leg.out.next_generated(now, clock, clock / 50)
-        } else {
-            leg.out.next_event_packet()
-        };
+        let (seq, ts) = leg.out.next_event_packet(now, clock, packet.marker, packet.timestamp_offset);
         let header = RtpHeader {
             marker: packet.marker,
             payload_type: pt,
@@ -470,7 +480,7 @@ impl Worker {
         let Ok(len) = rtp::write_packet(&mut self.out, &header, &packet.payload) else {
             return false;
         };
-        self.send_generated(i, len, ts, now);
+        self.send_generated(i, len, &header, now);
         true
     }
 
@@ -533,7 +543,7 @@ impl Worker {
         if let Some(Some(l)) = self.legs.get_mut(i) {
             l.voicemail = Some(MonoTap {
                 id,
-                to_rate: None,
+                channel: RecordingChannel::new(RecordingRate::Narrowband, Side::Caller),
                 pending: Vec::new(),
                 written: Duration::ZERO,
                 max,

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use switchboard_media::latch::Verdict;
-use switchboard_media::rtp::{self, DatagramKind, PayloadType, RtpPacket, Ssrc};
+use switchboard_media::dtmf::DtmfEdge;
+use switchboard_media::dtmf::rfc4733::RtpEvent;
+use switchboard_media::rtp::{self, DatagramKind, PayloadType, RtpHeader, RtpPacket, Ssrc};
 use tokio::sync::mpsc;
 
 use super::leg::Leg;
@@ -55,6 +57,7 @@ pub(crate) fn spawn(
         session_index: HashMap::new(),
         buf: vec![0; MAX_DATAGRAM],
         out: vec![0; MAX_DATAGRAM],
+        pcm: Vec::with_capacity(960),
         settings,
         local: LocalStats::default(),
         shared,
@@ -83,6 +86,8 @@ pub(crate) struct Worker {
     pub(crate) session_index: HashMap<SessionId, usize>,
     buf: Vec<u8>,
     pub(crate) out: Vec<u8>,
+    /// A tick's PCM for one leg, reused.
+    pub(crate) pcm: Vec<i16>,
     pub(crate) settings: Arc<EngineSettings>,
     pub(crate) local: LocalStats,
     pub(crate) shared: Arc<MediaStats>,
@@ -197,7 +202,8 @@ impl Worker {
             self.free_legs.push(index);
             return;
         }
-        let leg = Leg::new(id, s, role, (rtp, rtcp, guard), ssrc, now);
+        tracing::debug!(leg = %id, ?role, port = rtp.local_addr().map(|a| a.port()).unwrap_or(0), "media leg added");
+        let leg = Leg::new(id, s, (rtp, rtcp, guard), ssrc, now);
         if index == self.legs.len() {
             self.legs.push(Some(leg));
         } else {
@@ -337,7 +343,7 @@ impl Worker {
             local.dropped_other += 1;
             return;
         };
-        let pt = header.payload_type.0;
+        let pt = header.payload_type.get();
         let is_event = remote.telephone_event == Some(pt);
         if pt != remote.payload_type && !is_event && pt != CN {
             local.dropped_payload_type += 1;
@@ -359,13 +365,23 @@ impl Worker {
         leg.packets_in += 1;
         leg.last_rx = now;
         leg.timed_out = false;
-        leg.rx.on_packet(now, header.sequence, header.timestamp);
+        leg.rx.record(now, &header);
         let payload_range = packet.payload_offset..packet.payload_offset + packet.payload.len();
+        let payload_range_len = packet.payload.len();
         if is_event {
-            if let Some(event) = leg.dtmf_rx.handle(now, header.timestamp, header.marker, &data[payload_range.clone()])
-                && let Some(Some(session)) = sessions.get(leg.session)
-            {
-                let _ = session.events.try_send(MediaEvent::Dtmf { leg: leg.id, event });
+            let event = RtpEvent {
+                timestamp: header.timestamp,
+                marker: header.marker,
+                sequence: header.sequence,
+                payload: &data[payload_range.clone()],
+            };
+            if leg.dtmf_rx.handle_packet(now, event).is_err() {
+                local.dropped_malformed += 1;
+            }
+            while let Some(edge) = leg.dtmf_rx.poll_output() {
+                if let (DtmfEdge::End(event), Some(Some(session))) = (edge, sessions.get(leg.session)) {
+                    let _ = session.events.try_send(MediaEvent::Dtmf { leg: leg.id, event });
+                }
             }
         } else if pt != CN
             && let Some(decode) = leg.decode.as_mut()
@@ -405,22 +421,32 @@ impl Worker {
         let Ok(out_pt) = PayloadType::new(out_pt) else {
             return;
         };
-        rtp::rewrite_header(data, out_pt, seq, ts, Ssrc(peer.out.ssrc));
+        if rtp::rewrite_header(data, out_pt, seq, ts, Ssrc(peer.out.ssrc)).is_err() {
+            return;
+        }
         if marker {
-            rtp::set_marker(data, true);
+            // A new talkspurt for the receiver's jitter buffer (RFC 3551 §4.1).
+            data[1] |= 0x80;
         }
         match peer.rtp.send_to(data, target) {
             Ok(_) => {
                 local.packets_out += 1;
                 peer.packets_out += 1;
-                peer.tx_stats.on_sent(now, ts, len - 12);
+                let sent = RtpHeader {
+                    marker,
+                    payload_type: out_pt,
+                    sequence: seq,
+                    timestamp: ts,
+                    ssrc: Ssrc(peer.out.ssrc),
+                };
+                peer.tx_stats.record(now, &sent, payload_range_len);
             }
             Err(_) => local.send_errors += 1,
         }
     }
 
     /// Sends a packet we generated (already written into `self.out[..len]`) on leg `index`.
-    pub(crate) fn send_generated(&mut self, index: usize, len: usize, ts: u32, now: Instant) {
+    pub(crate) fn send_generated(&mut self, index: usize, len: usize, header: &RtpHeader, now: Instant) {
         let Some(Some(leg)) = self.legs.get_mut(index) else {
             return;
         };
@@ -431,7 +457,7 @@ impl Worker {
             Ok(_) => {
                 self.local.packets_out += 1;
                 leg.packets_out += 1;
-                leg.tx_stats.on_sent(now, ts, len.saturating_sub(12));
+                leg.tx_stats.record(now, header, len.saturating_sub(12));
             }
             Err(_) => self.local.send_errors += 1,
         }
@@ -441,7 +467,7 @@ impl Worker {
         let Some(target) = leg.rtcp_target() else {
             return;
         };
-        if let Some(bytes) = leg.rtcp_session.bye(Instant::now(), "call ended") {
+        if let Ok(bytes) = leg.rtcp_session.bye(Instant::now(), Some("call ended")) {
             let socket = if leg.remote.as_ref().is_some_and(|r| r.rtcp_mux) {
                 &leg.rtp
             } else {

@@ -17,7 +17,7 @@ use switchboard_sip::auth::{AuthOutcome, DigestAuthenticator};
 use switchboard_sip::endpoint::ServerTxId;
 use switchboard_sip::registrar::Registrar;
 use switchboard_sip::ua::{LegEvent, LegId, OutboundCall, UaOutput, UserAgent};
-use switchboard_sip::{Peer, Request, SipMessage, response_to};
+use switchboard_sip::{HeadersExt as _, Peer, Request, SipMessage, response_to};
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::{Caller, Directory};
@@ -279,7 +279,9 @@ impl Core {
             Caller::Agent(_) => None,
         };
         let from = request.headers.get::<FromTo>(Name::FROM).ok().map(|f| f.uri);
-        let route = if let Some(start) = self.services.dialplans.route(&target, trunk, &caller, from.as_ref()) {
+        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        let route = if let Some(mut start) = self.services.dialplans.route(&target, trunk, &caller, from.as_ref()) {
+            start.facts.call_id.clone_from(&call_id);
             tracing::info!(%caller, dialled = %crate::redact::number(&target), entry = %start.entry(), "dialplan call");
             Route::Dialplan(Box::new(start))
         } else if self.directory.is_agent(&target) {
@@ -299,7 +301,6 @@ impl Core {
             self.ua.respond(now, tx, response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")));
             return;
         };
-        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
