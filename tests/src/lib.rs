@@ -3,6 +3,15 @@
 //!
 //! Every wait here is bounded and waits for an event (a reply, a process exit), never a fixed
 //! sleep standing in for one.
+//!
+//! Media tooling, for the tests that check what callers and agents *hear*:
+//! * [`rtp`]: RTP and RFC 4733 packets, and scripted streams (a G.711 tone with DTMF digits);
+//! * [`pcap`]: those streams as pcap files, which SIPp's `play_pcap_audio` replays;
+//! * [`signal`]: Goertzel power, dominant frequency and level, to say what was heard.
+
+pub mod pcap;
+pub mod rtp;
+pub mod signal;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
