@@ -29,7 +29,10 @@ fn reload(store: &DialplanStore, prompts: &PromptCache, trigger: &str) -> String
             format!("ok: dialplans reloaded, {entries} entries\n")
         }
         Err(report) => {
-            tracing::error!(trigger, "dialplan reload refused, the running dialplans stay:\n{report}");
+            tracing::error!(
+                trigger,
+                "dialplan reload refused, the running dialplans stay:\n{report}"
+            );
             format!("error: the running dialplans stay; fix these and reload again:\n{report}\n")
         }
     }
@@ -58,7 +61,11 @@ pub fn serve(path: &Path, store: Arc<DialplanStore>, prompts: PromptCache) -> st
     Ok(())
 }
 
-async fn handle(stream: UnixStream, store: &DialplanStore, prompts: &PromptCache) -> std::io::Result<()> {
+async fn handle(
+    stream: UnixStream,
+    store: &DialplanStore,
+    prompts: &PromptCache,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(1024));

@@ -79,7 +79,9 @@ fn collect_wavs(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         let path = entry.path();
         if path.is_dir() {
             collect_wavs(root, &path, out);
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
             && let Ok(rel) = path.with_extension("").strip_prefix(root)
         {
             out.insert(rel.to_string_lossy().replace('\\', "/"));
@@ -168,7 +170,10 @@ impl DialplanStore {
     /// The set in force.
     #[must_use]
     pub fn get(&self) -> Arc<DialplanSet> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Checks the folder again and swaps the set in if it passes; calls in progress keep theirs.
@@ -176,7 +181,8 @@ impl DialplanStore {
     /// # Errors
     /// The rendered problems; the running set stays.
     pub fn reload(&self) -> Result<usize, String> {
-        *self.seen.write().unwrap_or_else(PoisonError::into_inner) = fingerprint(&self.dir, &self.sounds);
+        *self.seen.write().unwrap_or_else(PoisonError::into_inner) =
+            fingerprint(&self.dir, &self.sounds);
         let set = load_set(&self.dir, &self.sounds, &self.base)?;
         let entries = set.entry_count();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
@@ -192,7 +198,13 @@ impl DialplanStore {
 
     /// The dialplan start for a call, when an entry takes it.
     #[must_use]
-    pub fn route(&self, dialled: &str, trunk: Option<&str>, caller: &Caller, from: Option<&NameAddr>) -> Option<Start> {
+    pub fn route(
+        &self,
+        dialled: &str,
+        trunk: Option<&str>,
+        caller: &Caller,
+        from: Option<&NameAddr>,
+    ) -> Option<Start> {
         let set = self.get();
         set.route(dialled, trunk)?;
         let caller_id = match (from.and_then(|f| switchboard_sip::uri_user(&f.uri)), caller) {
@@ -220,14 +232,20 @@ fn fingerprint(dir: &Path, sounds: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
     let mut out = Vec::new();
     let mut walk = vec![dir.to_path_buf(), sounds.to_path_buf()];
     while let Some(d) = walk.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
                 walk.push(path);
             } else if path.extension().is_some_and(|e| e == "kdl" || e == "wav") {
-                out.push((path, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()));
+                out.push((
+                    path,
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    meta.len(),
+                ));
             }
         }
     }

@@ -10,16 +10,26 @@ use super::{CallCommand, Outcome};
 /// Bridges the caller with `callee` (answered, media negotiated) until one side leaves. When
 /// the callee leaves first, the caller is hung up too, unless `keep_caller` (a dialplan `dial`
 /// goes on after the conversation).
-pub(crate) async fn talk(call: &mut Call, callee: LegId, callee_name: &str, keep_caller: bool) -> Outcome {
+pub(crate) async fn talk(
+    call: &mut Call,
+    callee: LegId,
+    callee_name: &str,
+    keep_caller: bool,
+) -> Outcome {
     let Some(callee_media) = call.callees.get(&callee).map(|c| c.local.leg) else {
         return Outcome::Failed("callee without media".into());
     };
     let caller_media = call.caller.local.leg;
     let _ = call.media.stop_play(caller_media).await;
+    // Key presses are the IVR's business; while talking, the tones are the agent's to hear.
+    let _ = call.media.detect_inband(caller_media, false).await;
     let _ = call.media.bridge(caller_media, callee_media).await;
     if let Some(path) = call.recording_path(callee_name) {
         tracing::debug!(path = %path.display(), "recording the call");
-        let _ = call.media.start_recording(caller_media, callee_media, path).await;
+        let _ = call
+            .media
+            .start_recording(caller_media, callee_media, path)
+            .await;
     }
     tracing::info!(%callee, "bridged");
     loop {
@@ -37,6 +47,8 @@ pub(crate) async fn talk(call: &mut Call, callee: LegId, callee_name: &str, keep
                 call.drop_callee(callee).await;
                 if keep_caller {
                     let _ = call.media.unbridge().await;
+                    let inband = call.services.inband_dtmf;
+                    let _ = call.media.detect_inband(caller_media, inband).await;
                 } else {
                     call.end_caller(480).await;
                 }

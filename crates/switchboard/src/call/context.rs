@@ -164,7 +164,9 @@ impl Call {
         use ezk_sip_types::uri::SipUri;
         let address = self.services.trunks.get(trunk)?.address?;
         let uri = SipUri::new(HostPort::from(address)).user(number.into());
-        let from = self.from.clone().unwrap_or_else(|| NameAddr::uri(SipUri::new(HostPort::host_name("switchboard.invalid"))));
+        let from = self.from.clone().unwrap_or_else(|| {
+            NameAddr::uri(SipUri::new(HostPort::host_name("switchboard.invalid")))
+        });
         Some(OutboundCall {
             dest: switchboard_sip::Peer {
                 transport: switchboard_sip::Transport::Udp,
@@ -197,7 +199,11 @@ impl Call {
 
     /// Our SDP for the caller: the answer to its offer (made once, then repeated), or our
     /// offer when it sent none.
-    pub(crate) async fn caller_sdp(&mut self, prefer: &[CodecKind], other: Option<CodecKind>) -> Result<Bytes, u16> {
+    pub(crate) async fn caller_sdp(
+        &mut self,
+        prefer: &[CodecKind],
+        other: Option<CodecKind>,
+    ) -> Result<Bytes, u16> {
         if let (Some(sdp), Some(_)) = (&self.caller.last_sdp, &self.caller.remote) {
             return Ok(sdp.clone());
         }
@@ -249,7 +255,10 @@ impl Call {
     pub(crate) async fn drop_callee(&mut self, leg: LegId) {
         if let Some(callee) = self.callees.remove(&leg) {
             // Several forks of one dial share one media leg: free it when the last goes.
-            let shared = self.callees.values().any(|c| c.local.leg == callee.local.leg);
+            let shared = self
+                .callees
+                .values()
+                .any(|c| c.local.leg == callee.local.leg);
             if !shared {
                 self.media_of.remove(&callee.local.leg);
                 let _ = self.media.remove_leg(callee.local.leg).await;
@@ -345,8 +354,12 @@ impl Call {
         };
         let other = other_codec(self, leg);
         let Some(state) = self.sdp_leg_mut(leg) else {
-            self.send(CallCommand::AnswerReinvite { leg, code: 481, sdp: None })
-                .await;
+            self.send(CallCommand::AnswerReinvite {
+                leg,
+                code: 481,
+                sdp: None,
+            })
+            .await;
             return;
         };
         let current: Vec<CodecKind> = state.codec().into_iter().collect();
@@ -366,7 +379,12 @@ impl Call {
             tracing::info!(%leg, send = remote.send, recv = remote.recv, codec = %remote.codec, "re-INVITE answered");
             let _ = self.media.set_remote(media_leg, remote).await;
         }
-        self.send(CallCommand::AnswerReinvite { leg, code, sdp: answer }).await;
+        self.send(CallCommand::AnswerReinvite {
+            leg,
+            code,
+            sdp: answer,
+        })
+        .await;
     }
 
     async fn on_ack_answer(&mut self, leg: LegId, sdp: &[u8]) {
@@ -413,7 +431,13 @@ impl Call {
             let now = jiff::Zoned::now();
             let safe = |s: &str| -> String {
                 s.chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || "+-_.@".contains(c) { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "+-_.@".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect()
             };
             let caller = self

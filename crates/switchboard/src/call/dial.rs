@@ -188,7 +188,10 @@ async fn early_media(call: &mut Call, leg: LegId, sdp: &[u8]) -> bool {
         return false;
     };
     if let Some(callee) = call.callees.get(&leg) {
-        let _ = call.media.bridge(call.caller.local.leg, callee.local.leg).await;
+        let _ = call
+            .media
+            .bridge(call.caller.local.leg, callee.local.leg)
+            .await;
     }
     call.send(CallCommand::Progress {
         leg: call.caller.sip,

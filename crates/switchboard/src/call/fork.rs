@@ -1,11 +1,11 @@
 //! Who a call-through rings, and what the caller hears when nobody answers.
 
 use bytesstr::BytesStr;
-use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::host::HostPort;
+use ezk_sip_types::uri::{NameAddr, SipUri};
+use switchboard_sip::Peer;
 use switchboard_sip::registrar::Binding;
 use switchboard_sip::ua::OutboundCall;
-use switchboard_sip::Peer;
 
 use crate::sip::directory::Directory;
 

@@ -88,14 +88,19 @@ impl HttpClient {
             reason: reason.to_owned(),
         };
         if !url.starts_with("http://") {
-            return Err(bad("only http:// URLs are supported (put a TLS proxy in front of an https CRM)"));
+            return Err(bad(
+                "only http:// URLs are supported (put a TLS proxy in front of an https CRM)",
+            ));
         }
         let uri: hyper::Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
         let method: hyper::Method = method.parse().map_err(|_| bad("not an HTTP method"))?;
         let mut builder = hyper::Request::builder()
             .method(method)
             .uri(uri)
-            .header("user-agent", concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .header(
+                "user-agent",
+                concat!("switchboard/", env!("CARGO_PKG_VERSION")),
+            )
             .header("accept", "application/json");
         if body.is_some() {
             builder = builder.header("content-type", "application/json");
@@ -162,7 +167,12 @@ mod tests {
         ))
         .await;
         let answer = HttpClient::new()
-            .request("GET", &format!("http://{addr}/c?n=1"), None, Duration::from_secs(2))
+            .request(
+                "GET",
+                &format!("http://{addr}/c?n=1"),
+                None,
+                Duration::from_secs(2),
+            )
             .await
             .unwrap();
         assert_eq!(answer.status, 200);
@@ -173,13 +183,26 @@ mod tests {
     async fn silence_is_a_timeout_and_nothing_listening_is_a_transport_error() {
         let addr = serve_once(None).await;
         let err = HttpClient::new()
-            .request("POST", &format!("http://{addr}/"), Some("{}".into()), Duration::from_millis(200))
+            .request(
+                "POST",
+                &format!("http://{addr}/"),
+                Some("{}".into()),
+                Duration::from_millis(200),
+            )
             .await
             .unwrap_err();
         assert_eq!(err, HttpError::Timeout(Duration::from_millis(200)));
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let err = HttpClient::new()
-            .request("GET", &format!("http://{closed}/"), None, Duration::from_secs(2))
+            .request(
+                "GET",
+                &format!("http://{closed}/"),
+                None,
+                Duration::from_secs(2),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, HttpError::Transport(_)), "{err:?}");

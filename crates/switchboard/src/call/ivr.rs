@@ -63,7 +63,10 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
         }
     };
     tracing::info!(plan = interp.plan_name(), "dialplan started");
-    let _ = call.media.detect_inband(call.caller.local.leg, call.services.inband_dtmf).await;
+    let _ = call
+        .media
+        .detect_inband(call.caller.local.leg, call.services.inband_dtmf)
+        .await;
     let mut playback = 0u64;
     loop {
         let Some(command) = interp.poll(Timestamp::now()) else {
@@ -81,7 +84,9 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
                 let files: Vec<PathBuf> = prompts.iter().map(|p| sounds.join(&p.path)).collect();
                 play(call, &files, barge_in, playback).await
             }
-            Command::CollectDigits { timeout } | Command::Wait(timeout) => wait_input(call, timeout).await,
+            Command::CollectDigits { timeout } | Command::Wait(timeout) => {
+                wait_input(call, timeout).await
+            }
             Command::Enqueue {
                 queue,
                 skills,
@@ -91,13 +96,25 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
                 Ok(outcome) => Step::Feed(DpEvent::EnqueueResult(outcome)),
                 Err(outcome) => Step::End(outcome),
             },
-            Command::Dial { target, ring_timeout } => dial_target(call, target, ring_timeout).await,
+            Command::Dial {
+                target,
+                ring_timeout,
+            } => dial_target(call, target, ring_timeout).await,
             Command::Record {
                 path,
                 max_duration,
                 beep,
                 terminate_digits,
-            } => record(call, voicemail_dir.join(path), max_duration, beep, &terminate_digits).await,
+            } => {
+                record(
+                    call,
+                    voicemail_dir.join(path),
+                    max_duration,
+                    beep,
+                    &terminate_digits,
+                )
+                .await
+            }
             Command::Http {
                 method,
                 url,
@@ -141,9 +158,20 @@ async fn play(call: &mut Call, files: &[PathBuf], barge_in: bool, id: u64) -> St
         return Step::End(Outcome::Unanswered(code));
     }
     let rate = call.caller.remote.as_ref().map_or(8000, pcm_rate);
-    let mut prompts = Vec::with_capacity(files.len());
-    for file in files {
-        match call.services.media.prompts().get(file, rate) {
+    // Reading and decoding a WAV the first time is blocking work: off the async threads.
+    let cache = call.services.media.prompts().clone();
+    let wanted = files.to_vec();
+    let loaded = tokio::task::spawn_blocking(move || {
+        wanted
+            .iter()
+            .map(|file| cache.get(file, rate))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let mut prompts = Vec::with_capacity(loaded.len());
+    for result in loaded {
+        match result {
             Ok(p) => prompts.push(p),
             // `dialplan check` makes this rare (a file deleted since); the caller hears the rest.
             Err(err) => tracing::error!(%err, "prompt not played"),
@@ -217,19 +245,27 @@ async fn dial_target(call: &mut Call, target: DialTarget, ring_timeout: Duration
                 .map(|(_, t)| t)
                 .collect::<Vec<_>>(),
         ),
-        DialTarget::Trunk { trunk, number } => (number.clone(), call.trunk_call(trunk, number).into_iter().collect()),
+        DialTarget::Trunk { trunk, number } => (
+            number.clone(),
+            call.trunk_call(trunk, number).into_iter().collect(),
+        ),
     };
     if targets.is_empty() {
         return Step::Feed(DpEvent::DialResult(DialOutcome::Unavailable));
     }
     let leg = call.caller.local.leg;
-    let _ = call.media.play(leg, 0, PlaySource::Tone(ToneKind::Ringback)).await;
+    let _ = call
+        .media
+        .play(leg, 0, PlaySource::Tone(ToneKind::Ringback))
+        .await;
     let result = dial(call, targets, ring_timeout, false).await;
     let _ = call.media.stop_play(leg).await;
     let outcome = match result {
         DialResult::Answered(callee) => {
             return match bridge::talk(call, callee, &name, false).await {
-                Outcome::CalleeHungUp => Step::Feed(DpEvent::DialResult(DialOutcome::AnsweredAndEnded)),
+                Outcome::CalleeHungUp => {
+                    Step::Feed(DpEvent::DialResult(DialOutcome::AnsweredAndEnded))
+                }
                 other => Step::End(other),
             };
         }
@@ -245,17 +281,29 @@ async fn dial_target(call: &mut Call, target: DialTarget, ring_timeout: Duration
 
 /// Records the caller (voicemail) until `max`, a terminating key, or the caller hanging up
 /// (the message is kept: most callers end a voicemail by hanging up).
-async fn record(call: &mut Call, path: PathBuf, max: Duration, beep: bool, terminate: &str) -> Step {
+async fn record(
+    call: &mut Call,
+    path: PathBuf,
+    max: Duration,
+    beep: bool,
+    terminate: &str,
+) -> Step {
     if let Err(code) = call.answer_caller(&[]).await {
         return Step::End(Outcome::Unanswered(code));
     }
     let leg = call.caller.local.leg;
     if beep {
         let rate = call.caller.remote.as_ref().map_or(8000, pcm_rate);
-        let beep = switchboard_media::prompt::Prompt::beep(rate).ok().map(Arc::new);
+        let beep = switchboard_media::prompt::Prompt::beep(rate)
+            .ok()
+            .map(Arc::new);
         let _ = call
             .media
-            .play(leg, u64::MAX, PlaySource::Prompts(beep.into_iter().collect()))
+            .play(
+                leg,
+                u64::MAX,
+                PlaySource::Prompts(beep.into_iter().collect()),
+            )
             .await;
         loop {
             match call.next(None).await {
@@ -297,7 +345,13 @@ async fn record(call: &mut Call, path: PathBuf, max: Duration, beep: bool, termi
     }
 }
 
-async fn http(call: &mut Call, method: &str, url: &str, body: Option<String>, timeout: Duration) -> Step {
+async fn http(
+    call: &mut Call,
+    method: &str,
+    url: &str,
+    body: Option<String>,
+    timeout: Duration,
+) -> Step {
     let client = call.services.http.clone();
     let (method, url_owned) = (method.to_owned(), url.to_owned());
     let mut request =

@@ -87,13 +87,6 @@ pub enum CallCommand {
         /// The leg.
         leg: LegId,
     },
-    /// Send a re-INVITE on a leg.
-    Reinvite {
-        /// The leg to re-INVITE.
-        leg: LegId,
-        /// The offer.
-        sdp: Option<Bytes>,
-    },
     /// Answer a re-INVITE the leg's remote side sent.
     AnswerReinvite {
         /// The leg.
@@ -169,7 +162,9 @@ pub async fn run(
             }
         };
         let outcome = match setup.route {
-            Route::Extension { extension, targets } => through::run(&mut call, &extension, targets).await,
+            Route::Extension { extension, targets } => {
+                through::run(&mut call, &extension, targets).await
+            }
             Route::Dialplan(start) => ivr::run(&mut call, *start).await,
         };
         call.finish(&outcome).await;

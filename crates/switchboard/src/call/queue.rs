@@ -36,19 +36,35 @@ pub(crate) async fn enqueue(
         .services
         .queues
         .get(name)
-        .map_or(Duration::from_secs(20), |q| Duration::from_secs(u64::from(q.ring_timeout_s)));
+        .map_or(Duration::from_secs(20), |q| {
+            Duration::from_secs(u64::from(q.ring_timeout_s))
+        });
     let until = max_wait.map(|d| Instant::now() + d);
     loop {
-        let targets: Vec<_> = call.lookup(members.clone()).await.into_iter().map(|(_, t)| t).collect();
+        let targets: Vec<_> = call
+            .lookup(members.clone())
+            .await
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         if targets.is_empty() {
             let _ = call.media.stop_play(leg).await;
-            tracing::info!(queue = name, "no member of the queue is registered: overflow");
+            tracing::info!(
+                queue = name,
+                "no member of the queue is registered: overflow"
+            );
             return Ok(EnqueueOutcome::Overflow(OverflowReason::NoAgents));
         }
-        let left = until.map_or(ring, |u| u.saturating_duration_since(Instant::now()).min(ring));
+        let left = until.map_or(ring, |u| {
+            u.saturating_duration_since(Instant::now()).min(ring)
+        });
         match dial(call, targets, left, false).await {
             DialResult::Answered(callee) => {
-                let agent = call.callees.get(&callee).map(|c| c.sip.to_string()).unwrap_or_default();
+                let agent = call
+                    .callees
+                    .get(&callee)
+                    .map(|c| c.sip.to_string())
+                    .unwrap_or_default();
                 tracing::info!(queue = name, "agent answered");
                 let outcome = bridge::talk(call, callee, &format!("{name}-{agent}"), false).await;
                 return match outcome {
@@ -70,7 +86,9 @@ pub(crate) async fn enqueue(
         loop {
             match call.next(pause).await {
                 Some(Event::Deadline) => break,
-                Some(Event::Leg(switchboard_sip::ua::LegEvent::Hangup { leg: l, .. })) if l == call.caller.sip => {
+                Some(Event::Leg(switchboard_sip::ua::LegEvent::Hangup { leg: l, .. }))
+                    if l == call.caller.sip =>
+                {
                     return Err(Outcome::CallerHungUp);
                 }
                 Some(Event::MediaTimeout) => return Err(Outcome::MediaTimeout),
@@ -89,10 +107,11 @@ fn members(call: &Call, name: &str, skills: &[String]) -> Vec<String> {
         return Vec::new();
     };
     let has = |ext: &String, needed: &[String]| {
-        services
-            .agent_skills
-            .get(ext)
-            .is_some_and(|s| needed.iter().all(|n| s.iter().any(|k| k.eq_ignore_ascii_case(n))))
+        services.agent_skills.get(ext).is_some_and(|s| {
+            needed
+                .iter()
+                .all(|n| s.iter().any(|k| k.eq_ignore_ascii_case(n)))
+        })
     };
     let mut members: Vec<String> = if queue.agents.is_empty() {
         services

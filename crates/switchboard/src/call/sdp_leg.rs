@@ -50,7 +50,8 @@ impl SdpLeg {
         prefer: &[CodecKind],
         other: Option<CodecKind>,
     ) -> Result<Bytes, NegotiationError> {
-        let (sdp, remote) = negotiation.answer(offer, &self.local, &mut self.origin, prefer, other)?;
+        let (sdp, remote) =
+            negotiation.answer(offer, &self.local, &mut self.origin, prefer, other)?;
         self.remote = Some(remote);
         self.last_sdp = Some(sdp.clone());
         Ok(sdp)

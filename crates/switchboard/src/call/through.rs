@@ -17,7 +17,12 @@ const RING_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) async fn run(call: &mut Call, extension: &str, targets: Vec<OutboundCall>) -> Outcome {
     match dial(call, targets, RING_TIMEOUT, true).await {
         DialResult::Answered(leg) => {
-            let prefer: Vec<CodecKind> = call.callees.get(&leg).and_then(|c| c.codec()).into_iter().collect();
+            let prefer: Vec<CodecKind> = call
+                .callees
+                .get(&leg)
+                .and_then(|c| c.codec())
+                .into_iter()
+                .collect();
             if let Err(code) = call.answer_caller(&prefer).await {
                 call.end_callee(leg).await;
                 return Outcome::Unanswered(code);

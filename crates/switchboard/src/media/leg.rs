@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use switchboard_media::codec::{self, Decoder, Encoder};
 use std::num::NonZeroU32;
+use switchboard_media::codec::{self, Decoder, Encoder};
 
 use switchboard_media::dtmf::inband::Detector;
 use switchboard_media::dtmf::rfc4733::{self, ReceiverConfig, SenderConfig};
@@ -37,7 +37,8 @@ fn dtmf_sender(clock: u32) -> rfc4733::Sender {
     };
     // The defaults (20 ms, a queue of presses) are valid at every RTP clock we negotiate.
     rfc4733::Sender::new(config).unwrap_or_else(|_| {
-        rfc4733::Sender::new(SenderConfig::default()).expect("default RFC 4733 sender config is valid")
+        rfc4733::Sender::new(SenderConfig::default())
+            .expect("default RFC 4733 sender config is valid")
     })
 }
 
@@ -63,7 +64,7 @@ pub(crate) enum Source {
     /// Music on hold (the leg's own position in the playlist is kept in `Leg::moh`).
     MusicOnHold,
     /// A call-progress tone.
-    Tone(ToneGenerator),
+    Tone(Box<ToneGenerator>),
 }
 
 impl Source {
@@ -121,7 +122,9 @@ impl OutStream {
             }
             // After a pause or a switch: as far on as real time went, so the far end plays it
             // at the right moment.
-            Some(last) => self.ts.wrapping_add(elapsed_ticks(now, last, clock).max(ticks)),
+            Some(last) => self
+                .ts
+                .wrapping_add(elapsed_ticks(now, last, clock).max(ticks)),
             None => self.ts,
         };
         self.seq = self.seq.wrapping_add(1);
@@ -267,9 +270,11 @@ impl DecodePath {
     pub(crate) fn take_frame(&mut self, now: Instant) {
         while let Some(item) = self.jitter.pop(now) {
             let n = match item {
-                Popped::Packet { payload, .. } => {
-                    self.decoder.0.decode(payload, &mut self.scratch).unwrap_or(0)
-                }
+                Popped::Packet { payload, .. } => self
+                    .decoder
+                    .0
+                    .decode(payload, &mut self.scratch)
+                    .unwrap_or(0),
                 Popped::Lost { .. } => self.decoder.0.conceal(&mut self.scratch),
             };
             self.fifo.extend(&self.scratch[..n.min(self.scratch.len())]);
@@ -369,7 +374,12 @@ impl Leg {
             rtcp_from: None,
             rx: ReceiverStats::new(8000),
             tx_stats: SenderStats::new(8000),
-            rtcp_session: RtcpSession::new(Ssrc(ssrc), &format!("switchboard-{}", id.0), 8000, u64::from(ssrc)),
+            rtcp_session: RtcpSession::new(
+                Ssrc(ssrc),
+                &format!("switchboard-{}", id.0),
+                8000,
+                u64::from(ssrc),
+            ),
             last_rx: now,
             timed_out: false,
             out: OutStream::new(ssrc),
@@ -397,7 +407,9 @@ impl Leg {
         jitter: (Duration, Duration),
     ) -> Result<(), codec::CodecError> {
         let changed_codec = self.remote.as_ref().is_none_or(|r| {
-            r.codec != remote.codec || r.params != remote.params || r.payload_type != remote.payload_type
+            r.codec != remote.codec
+                || r.params != remote.params
+                || r.payload_type != remote.payload_type
         });
         if self.remote.as_ref().is_none_or(|r| r.rtp != remote.rtp) {
             self.latch.reset(remote.rtp);
@@ -487,7 +499,11 @@ impl Leg {
             pcm[..n].copy_from_slice(&frame[..n]);
             return n == pcm.len();
         }
-        if self.from_peer.as_ref().is_none_or(|(from, _)| *from != rate) {
+        if self
+            .from_peer
+            .as_ref()
+            .is_none_or(|(from, _)| *from != rate)
+        {
             self.from_peer = Resampler::per_20ms(rate, ours).ok().map(|r| (rate, r));
         }
         match self.from_peer.as_mut() {

@@ -536,7 +536,12 @@ impl MediaSession {
     ///
     /// # Errors
     /// When the worker stopped.
-    pub async fn record_leg(&self, leg: MediaLegId, path: PathBuf, max: Duration) -> io::Result<()> {
+    pub async fn record_leg(
+        &self,
+        leg: MediaLegId,
+        path: PathBuf,
+        max: Duration,
+    ) -> io::Result<()> {
         self.worker
             .send(Command::RecordLeg { leg, path, max })
             .await
@@ -569,6 +574,8 @@ impl Drop for MediaSession {
     fn drop(&mut self) {
         // If the queue is full the worker still closes the session: it notices the call's
         // event channel closed within a second.
-        let _ = self.worker.try_send(Command::CloseSession { session: self.id });
+        let _ = self
+            .worker
+            .try_send(Command::CloseSession { session: self.id });
     }
 }

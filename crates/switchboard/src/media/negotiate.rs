@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use switchboard_media::codec::{CodecKind, CodecParams, OpusFmtp, OpusRate, parse_opus_fmtp};
 use switchboard_sip::sdp::{
-    self, CodecOrder, CodecPref, MediaDirection, Negotiated, SdpError, SdpOrigin, SessionDescription,
+    self, CodecOrder, CodecPref, MediaDirection, Negotiated, SdpError, SdpOrigin,
+    SessionDescription,
 };
 
 use super::{LocalMedia, RemoteMedia};
@@ -91,7 +92,11 @@ impl Negotiation {
     }
 
     fn pref(&self, kind: CodecKind) -> CodecPref {
-        let mut pref = CodecPref::new(kind.encoding_name(), kind.rtp_clock_rate(), kind.rtpmap_channels());
+        let mut pref = CodecPref::new(
+            kind.encoding_name(),
+            kind.rtp_clock_rate(),
+            kind.rtpmap_channels(),
+        );
         if kind == CodecKind::Opus {
             let fmtp = OpusFmtp::local(self.opus_rate.hz()).to_fmtp_string();
             pref.fmtp = (!fmtp.is_empty()).then_some(fmtp);
@@ -150,12 +155,23 @@ impl Negotiation {
     /// Our offer to a callee: `first` (the other leg's codecs) listed first so the callee can
     /// pick one and spare us transcoding.
     #[must_use]
-    pub fn offer(&self, local: &LocalMedia, origin: &mut SdpOrigin, first: &[CodecKind]) -> OfferSent {
+    pub fn offer(
+        &self,
+        local: &LocalMedia,
+        origin: &mut SdpOrigin,
+        first: &[CodecKind],
+    ) -> OfferSent {
         let sdp_local = sdp::LocalMedia {
             addr: local.addr.ip(),
             port: local.addr.port(),
         };
-        let bytes = sdp::offer(&sdp_local, &self.prefs(first), true, MediaDirection::SendRecv, origin);
+        let bytes = sdp::offer(
+            &sdp_local,
+            &self.prefs(first),
+            true,
+            MediaDirection::SendRecv,
+            origin,
+        );
         // Our own printer's output always parses; should it not, the answer check reports it.
         let parsed = sdp::parse(&bytes).unwrap_or_else(|_| SessionDescription {
             origin: sdp::Origin {
@@ -185,18 +201,30 @@ impl Negotiation {
         self.remote(&negotiated, other_leg)
     }
 
-    fn remote(&self, n: &Negotiated, other_leg: Option<CodecKind>) -> Result<RemoteMedia, NegotiationError> {
+    fn remote(
+        &self,
+        n: &Negotiated,
+        other_leg: Option<CodecKind>,
+    ) -> Result<RemoteMedia, NegotiationError> {
         let codec = CodecKind::from_rtpmap(&n.codec.encoding, n.codec.clock_rate, n.codec.channels)
             .ok_or_else(|| NegotiationError {
                 status: 488,
-                message: format!("codec {}/{} is not one we can run", n.codec.encoding, n.codec.clock_rate),
+                message: format!(
+                    "codec {}/{} is not one we can run",
+                    n.codec.encoding, n.codec.clock_rate
+                ),
             })?;
         let mut params = CodecParams {
             ptime_ms: self.ptime_ms,
             ..CodecParams::default()
         };
         if codec == CodecKind::Opus {
-            params.opus_fmtp = n.codec.fmtp.as_deref().map(parse_opus_fmtp).unwrap_or_default();
+            params.opus_fmtp = n
+                .codec
+                .fmtp
+                .as_deref()
+                .map(parse_opus_fmtp)
+                .unwrap_or_default();
             params.opus_rate = match other_leg {
                 Some(other) if other != CodecKind::Opus => OpusRate::matching(other),
                 _ => self.opus_rate,
@@ -233,9 +261,14 @@ impl Negotiation {
 
 /// The codec of a `[media] codecs` entry.
 fn kind_by_name(name: &str) -> Option<CodecKind> {
-    [CodecKind::Pcma, CodecKind::Pcmu, CodecKind::G722, CodecKind::Opus]
-        .into_iter()
-        .find(|k| k.encoding_name().eq_ignore_ascii_case(name))
+    [
+        CodecKind::Pcma,
+        CodecKind::Pcmu,
+        CodecKind::G722,
+        CodecKind::Opus,
+    ]
+    .into_iter()
+    .find(|k| k.encoding_name().eq_ignore_ascii_case(name))
 }
 
 /// The PCM rate a leg with this codec runs at (prompts are decoded to it).

@@ -80,7 +80,7 @@ impl PortPool {
     pub fn new(address: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
         let min = min.saturating_add(min % 2);
         // The highest even port whose odd neighbour is still inside the range.
-        let max = if max % 2 == 0 {
+        let max = if max.is_multiple_of(2) {
             max.saturating_sub(2)
         } else {
             max - 1
@@ -165,9 +165,10 @@ mod tests {
         IpAddr::from([127, 0, 0, 1])
     }
 
-    /// A free even base port with `pairs` free pairs above it (best effort on a shared host).
-    fn free_range(pairs: u16) -> u16 {
-        for base in (40000..60000).step_by(64) {
+    /// A free even base port with `pairs` free pairs above it, searched from `from` (each test
+    /// searches its own region: tests run in parallel).
+    fn free_range(from: u16, pairs: u16) -> u16 {
+        for base in (from..from + 5000).step_by(64) {
             let all_free = (0..pairs * 2).all(|i| UdpSocket::bind((loopback(), base + i)).is_ok());
             if all_free {
                 return base;
@@ -178,7 +179,7 @@ mod tests {
 
     #[test]
     fn pairs_are_even_odd_and_round_robin() {
-        let base = free_range(3);
+        let base = free_range(40000, 3);
         let pool = PortPool::new(loopback(), base, base + 5);
         let a = pool.allocate().unwrap();
         let b = pool.allocate().unwrap();
@@ -193,12 +194,15 @@ mod tests {
         assert_eq!(pool.in_use(), 3);
         let err = pool.allocate().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
-        assert!(err.to_string().contains("widen media.rtp_port_min/max"), "{err}");
+        assert!(
+            err.to_string().contains("widen media.rtp_port_min/max"),
+            "{err}"
+        );
     }
 
     #[test]
     fn ports_held_by_others_are_skipped_and_guards_free_them() {
-        let base = free_range(2);
+        let base = free_range(46000, 2);
         let pool = PortPool::new(loopback(), base, base + 3);
         let squatter = UdpSocket::bind((loopback(), base + 1)).unwrap();
         let lease = pool.allocate().unwrap();

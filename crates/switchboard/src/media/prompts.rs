@@ -14,10 +14,13 @@ use switchboard_media::prompt::{Prompt, PromptError};
 /// The rates legs may run at (G.711, G.722 and Opus narrow/wide/full band).
 const RATES: [u32; 3] = [8000, 16000, 48000];
 
+/// Decoded prompts by file and rate.
+type Cached = HashMap<(PathBuf, u32), Arc<Prompt>>;
+
 /// A shared cache of decoded prompts.
 #[derive(Debug, Clone)]
 pub struct PromptCache {
-    inner: Arc<Mutex<HashMap<(PathBuf, u32), Arc<Prompt>>>>,
+    inner: Arc<Mutex<Cached>>,
     moh: Arc<HashMap<u32, Vec<Prompt>>>,
 }
 
@@ -105,7 +108,7 @@ impl PromptCache {
         self.moh.get(&rate).cloned().unwrap_or_default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PathBuf, u32), Arc<Prompt>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -115,8 +118,10 @@ fn load(path: &Path, rate: u32) -> Result<Prompt, PromptLoadError> {
         path: path.display().to_string(),
         source,
     })?;
-    Prompt::from_wav(std::io::BufReader::new(file), rate).map_err(|source| PromptLoadError::Format {
-        path: path.display().to_string(),
-        source,
+    Prompt::from_wav(std::io::BufReader::new(file), rate).map_err(|source| {
+        PromptLoadError::Format {
+            path: path.display().to_string(),
+            source,
+        }
     })
 }

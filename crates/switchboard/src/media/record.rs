@@ -82,7 +82,13 @@ impl RecorderHub {
         })
     }
 
-    fn open(&self, path: PathBuf, rate: u32, stereo: bool, events: Option<mpsc::Sender<MediaEvent>>) -> u64 {
+    fn open(
+        &self,
+        path: PathBuf,
+        rate: u32,
+        stereo: bool,
+        events: Option<mpsc::Sender<MediaEvent>>,
+    ) -> u64 {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         // Opening is rare; if the queue is full the recording is lost and counted, the call goes on.
         if self
@@ -96,7 +102,9 @@ impl RecorderHub {
             })
             .is_err()
         {
-            self.stats.recording_failures.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .recording_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
         id
     }
@@ -115,9 +123,13 @@ impl RecorderHub {
         }
     }
 
-    pub(crate) fn close(&self, id: u64) {
-        // Close must not be lost: it finalises the header. Wait for room (the thread drains fast).
-        let _ = self.tx.send(HubMsg::Close { id });
+    /// Asks the recorder thread to finish a file; `false` when its queue is full (the worker
+    /// retries at its next tick: a media worker never blocks on the disk).
+    pub(crate) fn close(&self, id: u64) -> bool {
+        match self.tx.try_send(HubMsg::Close { id }) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => true,
+            Err(TrySendError::Full(_)) => false,
+        }
     }
 }
 
@@ -140,12 +152,20 @@ impl StereoTap {
     pub(crate) fn set_paused(&mut self, paused: bool, hub: &RecorderHub) {
         if self.paused != paused {
             self.paused = paused;
-            let _ = hub.tx.try_send(HubMsg::Pause { id: self.id, paused });
+            let _ = hub.tx.try_send(HubMsg::Pause {
+                id: self.id,
+                paused,
+            });
         }
     }
 
     /// One tick: 20 ms of each side (silence where a side said nothing), aligned.
-    fn push(&mut self, left: Option<(&[i16], u32)>, right: Option<(&[i16], u32)>, hub: &RecorderHub) {
+    fn push(
+        &mut self,
+        left: Option<(&[i16], u32)>,
+        right: Option<(&[i16], u32)>,
+        hub: &RecorderHub,
+    ) {
         let start = self.lbuf.len();
         // A frame the channel cannot take (wrong length) counts as silence: alignment first.
         match self.left.process(left) {
@@ -162,7 +182,7 @@ impl StereoTap {
             self.rbuf[start..].fill(0);
         }
         self.ticks += 1;
-        if self.ticks % CHUNK_TICKS == 0 {
+        if self.ticks.is_multiple_of(CHUNK_TICKS) {
             self.flush(hub);
         }
     }
@@ -181,9 +201,10 @@ impl StereoTap {
                 let excess = self.lbuf.len() - cap;
                 self.lbuf.drain(..excess);
                 self.rbuf.drain(..excess.min(self.rbuf.len()));
-                hub.stats
-                    .recording_dropped_frames
-                    .fetch_add((excess / (self.rate as usize / 50)) as u64, Ordering::Relaxed);
+                hub.stats.recording_dropped_frames.fetch_add(
+                    (excess / (self.rate as usize / 50)) as u64,
+                    Ordering::Relaxed,
+                );
             }
         }
     }
@@ -271,7 +292,7 @@ impl Worker {
     pub(crate) fn stop_recording(&mut self, session: &mut super::session::Session) {
         if let Some(mut tap) = session.recording.take() {
             tap.flush(&self.recorder);
-            self.recorder.close(tap.id);
+            self.close_recording(tap.id);
         }
     }
 
@@ -280,7 +301,22 @@ impl Worker {
     pub(crate) fn finish_leg_recordings(&mut self, _index: usize, leg: &mut Leg) {
         if let Some(mut tap) = leg.voicemail.take() {
             tap.flush(&self.recorder);
-            self.recorder.close(tap.id);
+            self.close_recording(tap.id);
+        }
+    }
+
+    /// Finishes a file now, or at a later tick if the recorder thread is saturated.
+    pub(crate) fn close_recording(&mut self, id: u64) {
+        if !self.recorder.close(id) {
+            self.pending_closes.push(id);
+        }
+    }
+
+    /// Retries the closes the recorder thread had no room for.
+    pub(crate) fn retry_closes(&mut self) {
+        let pending = std::mem::take(&mut self.pending_closes);
+        for id in pending {
+            self.close_recording(id);
         }
     }
 }
@@ -362,7 +398,9 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
                 open.insert(id, entry);
             }
             HubMsg::Frames { id, left, right } => {
-                let Some(entry) = open.get_mut(&id) else { continue };
+                let Some(entry) = open.get_mut(&id) else {
+                    continue;
+                };
                 let frame = entry.frame;
                 let result = match entry.writer.as_mut() {
                     Some(w) => w.write(&left, &right, frame),
@@ -385,7 +423,11 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
                 {
                     let mark = if paused { w.pause() } else { w.resume() };
                     if let Some(mark) = mark {
-                        tracing::info!(offset_ms = mark.offset.as_millis(), paused, "recording pause changed");
+                        tracing::info!(
+                            offset_ms = mark.offset.as_millis(),
+                            paused,
+                            "recording pause changed"
+                        );
                     }
                 }
             }
@@ -393,7 +435,9 @@ fn run(rx: Receiver<HubMsg>, stats: &MediaStats) {
                 if let Some(entry) = open.remove(&id) {
                     let path = entry.path;
                     match entry.writer.map(Writer::finish) {
-                        Some(Ok(())) => tracing::info!(path = %path.display(), "recording finished"),
+                        Some(Ok(())) => {
+                            tracing::info!(path = %path.display(), "recording finished")
+                        }
                         Some(Err(err)) => {
                             tracing::error!(path = %path.display(), %err, "recording could not be finalised");
                         }

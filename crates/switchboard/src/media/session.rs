@@ -137,7 +137,12 @@ impl Worker {
                     && let Some(Some(l)) = self.legs.get_mut(i)
                 {
                     for digit in digits {
-                        if let Err(err) = l.dtmf_tx.start(now, digit, Duration::from_millis(100), Volume::default()) {
+                        if let Err(err) = l.dtmf_tx.start(
+                            now,
+                            digit,
+                            Duration::from_millis(100),
+                            Volume::default(),
+                        ) {
                             tracing::debug!(%err, "digit not sent");
                         }
                     }
@@ -175,23 +180,31 @@ impl Worker {
             return;
         };
         let plan = self.tone_plan();
-        let rate = self.legs[i].as_ref().and_then(Leg::encode_rate).unwrap_or(8000);
-        let moh = matches!(source, PlaySource::MusicOnHold).then(|| self.prompts.moh_playlist(rate));
+        let rate = self.legs[i]
+            .as_ref()
+            .and_then(Leg::encode_rate)
+            .unwrap_or(8000);
+        let moh =
+            matches!(source, PlaySource::MusicOnHold).then(|| self.prompts.moh_playlist(rate));
         let Some(Some(l)) = self.legs.get_mut(i) else {
             return;
         };
         let (l_id, s) = (l.id, l.session);
         l.source = match source {
-            PlaySource::Prompts(prompts) => match Playback::new(prompts.iter().map(|p| (**p).clone()).collect()) {
-                Ok(playback) => Source::Prompts { playback, id },
-                Err(err) => {
-                    tracing::warn!(%err, leg = %l_id, "prompts not played");
-                    if let Some(Some(session)) = self.sessions.get(s) {
-                        let _ = session.events.try_send(MediaEvent::PlaybackDone { leg: l_id, id });
+            PlaySource::Prompts(prompts) => {
+                match Playback::new(prompts.iter().map(|p| (**p).clone()).collect()) {
+                    Ok(playback) => Source::Prompts { playback, id },
+                    Err(err) => {
+                        tracing::warn!(%err, leg = %l_id, "prompts not played");
+                        if let Some(Some(session)) = self.sessions.get(s) {
+                            let _ = session
+                                .events
+                                .try_send(MediaEvent::PlaybackDone { leg: l_id, id });
+                        }
+                        return;
                     }
-                    return;
                 }
-            },
+            }
             PlaySource::MusicOnHold => {
                 if l.moh.is_none() {
                     l.moh = moh.and_then(|list| Playback::looping(list).ok());
@@ -205,7 +218,7 @@ impl Worker {
                     ToneKind::Congestion => plan.congestion(),
                 };
                 match ToneGenerator::new(tone, rate) {
-                    Ok(generator) => Source::Tone(generator),
+                    Ok(generator) => Source::Tone(Box::new(generator)),
                     Err(_) => Source::Silence,
                 }
             }
@@ -226,17 +239,18 @@ impl Worker {
         let jitter = self.jitter_bounds();
         for &i in &legs {
             let peer = session_peer(bridge, i);
-            let (peer_holds, same_codec, peer_present) = match (peer, self.legs.get(peer.unwrap_or(usize::MAX))) {
-                (Some(_), Some(Some(p))) => {
-                    let me = self.legs[i].as_ref().and_then(|l| l.remote.as_ref());
-                    let same = match (me, p.remote.as_ref()) {
-                        (Some(a), Some(b)) => a.codec == b.codec && a.params == b.params,
-                        _ => false,
-                    };
-                    (p.holds(), same, true)
-                }
-                _ => (false, false, false),
-            };
+            let (peer_holds, same_codec, peer_present) =
+                match (peer, self.legs.get(peer.unwrap_or(usize::MAX))) {
+                    (Some(_), Some(Some(p))) => {
+                        let me = self.legs[i].as_ref().and_then(|l| l.remote.as_ref());
+                        let same = match (me, p.remote.as_ref()) {
+                            (Some(a), Some(b)) => a.codec == b.codec && a.params == b.params,
+                            _ => false,
+                        };
+                        (p.holds(), same, true)
+                    }
+                    _ => (false, false, false),
+                };
             let Some(Some(leg)) = self.legs.get_mut(i) else {
                 continue;
             };
@@ -265,7 +279,8 @@ impl Worker {
                 .is_some_and(|p| matches!(p.source, Source::Transcode));
             let recorded = recording.is_some_and(|(a, b)| a == i || b == i);
             if let Some(Some(leg)) = self.legs.get_mut(i) {
-                let want = recorded || peer_transcodes || leg.inband.is_some() || leg.voicemail.is_some();
+                let want =
+                    recorded || peer_transcodes || leg.inband.is_some() || leg.voicemail.is_some();
                 leg.want_decode(want, jitter);
             }
         }
@@ -279,7 +294,8 @@ impl Worker {
                 self.tick_session(s, now);
             }
         }
-        if self.ticks % 50 == 0 {
+        if self.ticks.is_multiple_of(50) {
+            self.retry_closes();
             self.reap_orphans();
             self.check_timeouts(now);
         }
@@ -342,7 +358,9 @@ impl Worker {
             }
             while let Some(edge) = inband.detector.poll_output() {
                 if let (DtmfEdge::End(event), Some(Some(session))) = (edge, self.sessions.get(s)) {
-                    let _ = session.events.try_send(MediaEvent::Dtmf { leg: leg.id, event });
+                    let _ = session
+                        .events
+                        .try_send(MediaEvent::Dtmf { leg: leg.id, event });
                 }
             }
         }
@@ -388,7 +406,11 @@ impl Worker {
             let Some((leg, peer)) = two(&mut self.legs, i, p) else {
                 return false;
             };
-            let Some(frame) = peer.decode.as_ref().and_then(|d| d.current().map(|f| (f, d.rate))) else {
+            let Some(frame) = peer
+                .decode
+                .as_ref()
+                .and_then(|d| d.current().map(|f| (f, d.rate)))
+            else {
                 // The peer said nothing this tick (silence suppression, loss beyond PLC).
                 return false;
             };
@@ -405,7 +427,9 @@ impl Worker {
                     leg.overridden = false;
                     let leg_id = leg.id;
                     if let Some(Some(session)) = self.sessions.get(s) {
-                        let _ = session.events.try_send(MediaEvent::PlaybackDone { leg: leg_id, id });
+                        let _ = session
+                            .events
+                            .try_send(MediaEvent::PlaybackDone { leg: leg_id, id });
                     }
                     self.refresh_session(s);
                 }
@@ -469,7 +493,9 @@ impl Worker {
         let Ok(pt) = PayloadType::new(te) else {
             return false;
         };
-        let (seq, ts) = leg.out.next_event_packet(now, clock, packet.marker, packet.timestamp_offset);
+        let (seq, ts) =
+            leg.out
+                .next_event_packet(now, clock, packet.marker, packet.timestamp_offset);
         let header = RtpHeader {
             marker: packet.marker,
             payload_type: pt,
@@ -492,7 +518,10 @@ impl Worker {
             return;
         };
         let ntp = switchboard_media::rtcp::NtpTime::from(std::time::SystemTime::now());
-        if let Some(bytes) = leg.rtcp_session.poll_transmit(now, ntp, &leg.tx_stats, &leg.rx) {
+        if let Some(bytes) = leg
+            .rtcp_session
+            .poll_transmit(now, ntp, &leg.tx_stats, &leg.rx)
+        {
             let socket = if leg.remote.as_ref().is_some_and(|r| r.rtcp_mux) {
                 &leg.rtp
             } else {
@@ -560,9 +589,9 @@ impl Worker {
         let Some(mut tap) = leg.voicemail.take() else {
             return;
         };
-        tap.flush(&self.recorder);
-        self.recorder.close(tap.id);
         let (id, s) = (leg.id, leg.session);
+        tap.flush(&self.recorder);
+        self.close_recording(tap.id);
         if let Some(Some(session)) = self.sessions.get(s) {
             let _ = session.events.try_send(MediaEvent::RecordDone {
                 leg: id,

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
+use switchboard_media::dtmf::rfc4733::{RtpEvent, Volume};
+use switchboard_media::dtmf::{DtmfEdge, DtmfEvent};
 use switchboard_media::latch::Verdict;
-use switchboard_media::dtmf::DtmfEdge;
-use switchboard_media::dtmf::rfc4733::RtpEvent;
 use switchboard_media::rtp::{self, DatagramKind, PayloadType, RtpHeader, RtpPacket, Ssrc};
 use tokio::sync::mpsc;
 
@@ -65,6 +65,7 @@ pub(crate) fn spawn(
         prompts,
         session_count,
         ticks: 0,
+        pending_closes: Vec::new(),
     };
     std::thread::Builder::new()
         .name(format!("media-{index}"))
@@ -95,6 +96,8 @@ pub(crate) struct Worker {
     pub(crate) prompts: PromptCache,
     session_count: Arc<AtomicUsize>,
     pub(crate) ticks: u64,
+    /// Recordings to finish once the recorder thread has room.
+    pub(crate) pending_closes: Vec<u64>,
 }
 
 impl Worker {
@@ -138,7 +141,9 @@ impl Worker {
             match self.commands.try_recv() {
                 Ok(command) => self.on_command(now, command),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
-                Err(mpsc::error::TryRecvError::Disconnected) => return !self.sessions.iter().all(Option::is_none),
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    return !self.sessions.iter().all(Option::is_none);
+                }
             }
         }
     }
@@ -229,11 +234,16 @@ impl Worker {
         self.free_legs.push(index);
         if let Some(Some(session)) = self.sessions.get_mut(leg.session) {
             session.legs.retain(|&l| l != index);
-            if session.bridge.is_some_and(|(a, b)| a == index || b == index) {
+            if session
+                .bridge
+                .is_some_and(|(a, b)| a == index || b == index)
+            {
                 session.bridge = None;
             }
             let summary = leg.summary();
-            let _ = session.events.try_send(MediaEvent::LegSummary { leg: id, summary });
+            let _ = session
+                .events
+                .try_send(MediaEvent::LegSummary { leg: id, summary });
         }
         self.finish_leg_recordings(index, &mut leg);
         let s = leg.session;
@@ -285,7 +295,13 @@ impl Worker {
                 return;
             };
             match leg.rtp.recv_from(&mut self.buf) {
-                Ok((len, from)) => self.on_rtp(index, len, from, now),
+                Ok((len, from)) => {
+                    let mut regenerate = None;
+                    self.on_rtp(index, len, from, now, &mut regenerate);
+                    if let Some(event) = regenerate {
+                        self.regenerate_digit(index, event, now);
+                    }
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 // ICMP port unreachable from an earlier send, and the like: not fatal.
@@ -309,7 +325,14 @@ impl Worker {
     }
 
     /// The hot path: one RTP datagram of `len` bytes in `self.buf` arrived on leg `index`.
-    fn on_rtp(&mut self, index: usize, len: usize, from: std::net::SocketAddr, now: Instant) {
+    fn on_rtp(
+        &mut self,
+        index: usize,
+        len: usize,
+        from: std::net::SocketAddr,
+        now: Instant,
+        regenerate: &mut Option<DtmfEvent>,
+    ) {
         let Worker {
             legs,
             sessions,
@@ -378,15 +401,31 @@ impl Worker {
             if leg.dtmf_rx.handle_packet(now, event).is_err() {
                 local.dropped_malformed += 1;
             }
+            let mut ended = None;
             while let Some(edge) = leg.dtmf_rx.poll_output() {
-                if let (DtmfEdge::End(event), Some(Some(session))) = (edge, sessions.get(leg.session)) {
-                    let _ = session.events.try_send(MediaEvent::Dtmf { leg: leg.id, event });
+                if let (DtmfEdge::End(event), Some(Some(session))) =
+                    (edge, sessions.get(leg.session))
+                {
+                    let _ = session
+                        .events
+                        .try_send(MediaEvent::Dtmf { leg: leg.id, event });
+                    ended = Some(event);
                 }
             }
+            // A transcoded bridge cannot relay the events (the clocks differ): they are sent
+            // again on the other leg, at its own clock (see `regenerate_digit`).
+            *regenerate = ended;
         } else if pt != CN
             && let Some(decode) = leg.decode.as_mut()
         {
-            decode.push(now, header.sequence, header.timestamp, header.ssrc.0, header.marker, &data[payload_range]);
+            decode.push(
+                now,
+                header.sequence,
+                header.timestamp,
+                header.ssrc.0,
+                header.marker,
+                &data[payload_range],
+            );
         }
         // Relay to the bridged peer when it hears this leg packet by packet.
         let Some(Some(session)) = sessions.get(leg.session) else {
@@ -417,7 +456,8 @@ impl Worker {
         };
         let clock = peer_remote.codec.rtp_clock_rate();
         let (seq, ts, marker) =
-            peer.out.map_relayed(now, clock, header.ssrc.0, header.sequence, header.timestamp);
+            peer.out
+                .map_relayed(now, clock, header.ssrc.0, header.sequence, header.timestamp);
         let Ok(out_pt) = PayloadType::new(out_pt) else {
             return;
         };
@@ -445,8 +485,41 @@ impl Worker {
         }
     }
 
+    /// A key press that ended on leg `index` is sent on its bridged peer as RFC 4733 events when
+    /// the peer is transcoded (a relayed peer got the original packets already).
+    fn regenerate_digit(&mut self, index: usize, event: DtmfEvent, now: Instant) {
+        let Some(session) = self.legs[index].as_ref().map(|l| l.session) else {
+            return;
+        };
+        let Some(peer) = self
+            .sessions
+            .get(session)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.peer_of(index))
+        else {
+            return;
+        };
+        if let Some(Some(peer)) = self.legs.get_mut(peer)
+            && matches!(peer.source, super::leg::Source::Transcode)
+            && peer
+                .remote
+                .as_ref()
+                .is_some_and(|r| r.telephone_event.is_some())
+        {
+            let _ = peer
+                .dtmf_tx
+                .start(now, event.digit, event.duration, Volume::default());
+        }
+    }
+
     /// Sends a packet we generated (already written into `self.out[..len]`) on leg `index`.
-    pub(crate) fn send_generated(&mut self, index: usize, len: usize, header: &RtpHeader, now: Instant) {
+    pub(crate) fn send_generated(
+        &mut self,
+        index: usize,
+        len: usize,
+        header: &RtpHeader,
+        now: Instant,
+    ) {
         let Some(Some(leg)) = self.legs.get_mut(index) else {
             return;
         };
@@ -488,7 +561,13 @@ impl Worker {
 }
 
 /// An RTCP datagram on a leg (its RTCP port, or the RTP port with rtcp-mux).
-fn on_rtcp(leg: &mut Leg, data: &[u8], from: std::net::SocketAddr, now: Instant, local: &mut LocalStats) {
+fn on_rtcp(
+    leg: &mut Leg,
+    data: &[u8],
+    from: std::net::SocketAddr,
+    now: Instant,
+    local: &mut LocalStats,
+) {
     // Reports are accepted only from the host the RTP comes from (RFC 3550 §8: no third party
     // may feed us reports about the call).
     let expected_ip = leg.latch.target().map(|a| a.ip());

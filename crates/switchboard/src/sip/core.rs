@@ -278,9 +278,20 @@ impl Core {
             Caller::Trunk(name) => Some(name.as_str()),
             Caller::Agent(_) => None,
         };
-        let from = request.headers.get::<FromTo>(Name::FROM).ok().map(|f| f.uri);
-        let call_id = request.call_id().map(|c| c.0.to_string()).unwrap_or_default();
-        let route = if let Some(mut start) = self.services.dialplans.route(&target, trunk, &caller, from.as_ref()) {
+        let from = request
+            .headers
+            .get::<FromTo>(Name::FROM)
+            .ok()
+            .map(|f| f.uri);
+        let call_id = request
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        let route = if let Some(mut start) =
+            self.services
+                .dialplans
+                .route(&target, trunk, &caller, from.as_ref())
+        {
             start.facts.call_id.clone_from(&call_id);
             tracing::info!(%caller, dialled = %crate::redact::number(&target), entry = %start.entry(), "dialplan call");
             Route::Dialplan(Box::new(start))
@@ -288,7 +299,11 @@ impl Core {
             let targets = self.contacts_of(now, &target, from.clone(), max_forwards - 1);
             if targets.is_empty() {
                 tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unregistered agent");
-                let response = response_to(&request, StatusCode::TEMPORARILY_UNAVAILABLE, Some("sb-480"));
+                let response = response_to(
+                    &request,
+                    StatusCode::TEMPORARILY_UNAVAILABLE,
+                    Some("sb-480"),
+                );
                 self.ua.respond(now, tx, response);
                 return;
             }
@@ -298,7 +313,11 @@ impl Core {
             }
         } else {
             tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unknown number");
-            self.ua.respond(now, tx, response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")));
+            self.ua.respond(
+                now,
+                tx,
+                response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")),
+            );
             return;
         };
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
@@ -315,7 +334,12 @@ impl Core {
             max_forwards: max_forwards - 1,
             route,
         };
-        tokio::spawn(call::run(setup, self.services.clone(), self.input.clone(), events_rx));
+        tokio::spawn(call::run(
+            setup,
+            self.services.clone(),
+            self.input.clone(),
+            events_rx,
+        ));
     }
 
     /// One INVITE per contact of each extension (registered bindings, then a static contact).
@@ -328,10 +352,17 @@ impl Core {
     ) -> Vec<(String, OutboundCall)> {
         let bindings = self.registrar.lookup(now, extension);
         let static_contact = self.directory.static_contact(extension);
-        call::fork_targets(from, extension, &bindings, static_contact, max_forwards, &self.directory)
-            .into_iter()
-            .map(|t| (extension.to_owned(), t))
-            .collect()
+        call::fork_targets(
+            from,
+            extension,
+            &bindings,
+            static_contact,
+            max_forwards,
+            &self.directory,
+        )
+        .into_iter()
+        .map(|t| (extension.to_owned(), t))
+        .collect()
     }
 
     fn on_call_command(&mut self, now: Instant, command: CallCommand) {
@@ -369,7 +400,6 @@ impl Core {
                 self.legs.remove(&leg);
                 self.ua.hangup(now, leg)
             }
-            CallCommand::Reinvite { leg, sdp } => self.ua.reinvite(now, leg, sdp),
             CallCommand::AnswerReinvite { leg, code, sdp } => {
                 self.ua.answer_reinvite(now, leg, code, sdp)
             }
