@@ -37,27 +37,20 @@ pub struct PortLease {
     pub rtp: UdpSocket,
     /// The RTCP socket (the next odd port).
     pub rtcp: UdpSocket,
-    port: u16,
-    pool: Arc<PortPool>,
+    guard: LeaseGuard,
 }
 
 impl PortLease {
     /// The RTP port.
     #[must_use]
     pub fn port(&self) -> u16 {
-        self.port
+        self.guard.port
     }
 
     /// Splits off the sockets, keeping the lease (which frees the port on drop).
     #[must_use]
     pub fn into_parts(self) -> (UdpSocket, UdpSocket, LeaseGuard) {
-        let PortLease {
-            rtp,
-            rtcp,
-            port,
-            pool,
-        } = self;
-        (rtp, rtcp, LeaseGuard { port, pool })
+        (self.rtp, self.rtcp, self.guard)
     }
 }
 
@@ -130,8 +123,10 @@ impl PortPool {
             return Ok(PortLease {
                 rtp,
                 rtcp,
-                port,
-                pool: self.clone(),
+                guard: LeaseGuard {
+                    port,
+                    pool: self.clone(),
+                },
             });
         }
         Err(io::Error::new(
