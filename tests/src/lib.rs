@@ -3,6 +3,21 @@
 //!
 //! Every wait here is bounded and waits for an event (a reply, a process exit), never a fixed
 //! sleep standing in for one.
+//!
+//! Media tooling, for the tests that check what callers and agents *hear*:
+//! * [`rtp`]: RTP and RFC 4733 packets, and scripted streams (a G.711 tone with DTMF digits);
+//! * [`pcap`]: those streams as pcap files, which SIPp's `play_pcap_audio` replays;
+//! * [`endpoint`]: a phone's media in the test process (receive, decode, answer);
+//! * [`signal`]: Goertzel power, dominant frequency and level, to say what was heard;
+//! * [`sip_log`]: the SIP messages (and their SDP) in a SIPp message log;
+//! * [`recording`]: the switch's stereo WAV recordings, and WAV prompts for it to play.
+
+pub mod endpoint;
+pub mod pcap;
+pub mod recording;
+pub mod rtp;
+pub mod signal;
+pub mod sip_log;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -112,7 +127,21 @@ impl Switchboard {
     /// When the server does not come up within 20 s.
     #[must_use]
     pub fn start_with(config: &str, port: u16) -> Switchboard {
+        Switchboard::launch(tempdir::Dir::new("switchboard-e2e"), config, port)
+    }
+
+    /// Starts with `config`, its paths resolved inside the switch's own directory.
+    ///
+    /// # Panics
+    /// When the server does not come up within 20 s.
+    #[must_use]
+    pub fn start_config(config: Config) -> Switchboard {
         let dir = tempdir::Dir::new("switchboard-e2e");
+        let text = config.resolve(dir.path());
+        Switchboard::launch(dir, &text, config.port)
+    }
+
+    fn launch(dir: tempdir::Dir, config: &str, port: u16) -> Switchboard {
         let path = dir.path().join("switchboard.toml");
         std::fs::write(&path, config).expect("write config");
         let log = std::fs::File::create(dir.path().join("switchboard.log")).expect("log file");
@@ -159,6 +188,126 @@ impl Switchboard {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// `path` inside the switch's directory (where [`Config::set_path`] paths point).
+    #[must_use]
+    pub fn path(&self, path: &str) -> PathBuf {
+        self.dir.path().join(path)
+    }
+
+    /// Kills the process with SIGKILL, as a crash or the OOM killer would (no clean-up runs),
+    /// and waits for it to be gone.
+    ///
+    /// # Panics
+    /// When the process cannot be killed or reaped.
+    pub fn kill_hard(&mut self) {
+        // std's `Child::kill` is SIGKILL on Unix.
+        self.child.kill().expect("SIGKILL the switch");
+        let status = self.child.wait().expect("reap the switch");
+        assert!(!status.success(), "killed, not exited: {status}");
+    }
+}
+
+/// The shipped `switchboard.toml` on a free port, edited key by key: its tables already exist
+/// (so appending `[media]` again would be a TOML error), and a test changes only what it needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    text: String,
+    port: u16,
+    /// `(table, key, relative path)` to resolve inside the switch's directory at start.
+    paths: Vec<(String, String, String)>,
+}
+
+impl Config {
+    /// The shipped defaults, on a free port, with `rng_seed = 7`.
+    ///
+    /// # Panics
+    /// When the shipped file cannot be read.
+    #[must_use]
+    pub fn shipped() -> Config {
+        let port = free_port();
+        let defaults =
+            std::fs::read_to_string(workspace().join("switchboard.toml")).expect("shipped config");
+        let text = defaults.replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"));
+        Config {
+            text: format!("rng_seed = 7\n{text}"),
+            port,
+            paths: Vec::new(),
+        }
+    }
+
+    /// Sets `key` of `[table]` to `value` (TOML, e.g. `"2"` or `"\"FR\""`): replaces the key's
+    /// line, or its commented-out example, or adds it under the table's header.
+    ///
+    /// # Panics
+    /// When the shipped file has no `[table]`: a test naming a table that does not exist is
+    /// wrong, and must say so.
+    #[must_use]
+    pub fn set(mut self, table: &str, key: &str, value: &str) -> Config {
+        self.text = set_key(&self.text, table, key, value);
+        self
+    }
+
+    /// Sets `key` of `[table]` to the absolute path of `relative` inside the switch's own
+    /// (temporary) directory, known only at start.
+    #[must_use]
+    pub fn set_path(mut self, table: &str, key: &str, relative: &str) -> Config {
+        self.paths
+            .push((table.to_owned(), key.to_owned(), relative.to_owned()));
+        self
+    }
+
+    /// Appends TOML (more agents, trunks…).
+    #[must_use]
+    pub fn append(mut self, extra: &str) -> Config {
+        self.text.push('\n');
+        self.text.push_str(extra);
+        self
+    }
+
+    /// The SIP port it listens on.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn resolve(&self, dir: &Path) -> String {
+        let mut text = self.text.clone();
+        for (table, key, relative) in &self.paths {
+            let path = dir.join(relative).display().to_string();
+            let value = format!("{path:?}");
+            text = set_key(&text, table, key, &value);
+        }
+        text
+    }
+}
+
+/// `text` with `key = value` in `[table]` (see [`Config::set`]).
+fn set_key(text: &str, table: &str, key: &str, value: &str) -> String {
+    let header = format!("[{table}]");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == header)
+        .unwrap_or_else(|| panic!("the config has no {header} table"));
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| start + 1 + i);
+    let is_key = |l: &str| {
+        let l = l.trim_start().trim_start_matches('#').trim_start();
+        l.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let line = format!("{key} = {value}");
+    let live =
+        (start + 1..end).find(|&i| !lines[i].trim_start().starts_with('#') && is_key(&lines[i]));
+    let example = (start + 1..end).find(|&i| is_key(&lines[i]));
+    match live.or(example) {
+        Some(i) => lines[i] = line,
+        None => lines.insert(start + 1, line),
+    }
+    lines.join("\n") + "\n"
 }
 
 impl Drop for Switchboard {
@@ -295,6 +444,63 @@ pub struct SippRunning {
 }
 
 impl SippRunning {
+    /// The messages it has logged so far (SIPp writes its message log as it goes).
+    #[must_use]
+    pub fn messages_so_far(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("messages.log")).unwrap_or_default()
+    }
+
+    /// Waits until its message log satisfies `done`, at most `timeout` (polling the file every
+    /// 20 ms: SIPp tells no one when it writes); the log when it did, `None` on timeout or when
+    /// SIPp exited without it.
+    pub fn wait_for_log(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.messages_so_far();
+            if done(&log) {
+                return Some(log);
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
+            if exited || Instant::now() >= deadline {
+                let log = self.messages_so_far();
+                return done(&log).then_some(log);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether it has exited.
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits for it to finish, at most `limit` (then kills it): once the other side of a call
+    /// is done, this side has seconds, not its whole -timeout, to finish too.
+    ///
+    /// # Panics
+    /// When waiting fails.
+    #[must_use]
+    pub fn wait_at_most(mut self, limit: Duration) -> SippResult {
+        let deadline = Instant::now() + limit;
+        while !self.has_exited() && Instant::now() < deadline {
+            // Polling the process: a bounded wait for its exit.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+        }
+        self.wait()
+    }
+
     /// Waits for it to finish (its own -timeout bounds this).
     ///
     /// # Panics

@@ -13,6 +13,7 @@
 //! * [`stats`]: RFC 3550 receiver and sender statistics (A.1 sequence validation, A.3 loss,
 //!   A.8 jitter).
 //! * [`rtcp`]: one terminated RTCP session per leg (SR/RR with SDES, BYE, RTT from LSR/DLSR).
+//! * [`latch`]: symmetric RTP latching, strict against third-party floods.
 //! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
 //!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
 //! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
@@ -49,6 +50,7 @@ pub mod comfort_noise;
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod latch;
 pub mod mixer;
 pub mod prompt;
 pub mod recorder;

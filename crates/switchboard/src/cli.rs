@@ -46,6 +46,13 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask the running server to reload its dialplans (checked first: a dialplan with errors
+    /// is refused and the running ones stay). SIGHUP does the same.
+    Reload {
+        /// Configuration file, to find the server's control socket ([control] socket).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Check the dialplans, or replay calls through them.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),

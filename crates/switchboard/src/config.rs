@@ -44,6 +44,9 @@ pub struct Config {
     /// Queues that dialplans enqueue callers into.
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
+    /// The control socket (`switchboard reload`).
+    #[serde(default)]
+    pub control: ControlConfig,
     /// Agents (phones that register, or have a fixed contact).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -167,6 +170,22 @@ pub struct TrunkConfig {
     /// site's SIP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<SocketAddr>,
+}
+
+/// `[control]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Unix socket path of the running server.
+    pub socket: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            socket: "switchboard.ctl".into(),
+        }
+    }
 }
 
 /// Where the running configuration came from.

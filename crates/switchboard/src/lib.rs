@@ -5,6 +5,9 @@
 pub mod call;
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod dialplans;
+pub mod media;
 pub mod redact;
 pub mod server;
 pub mod sip;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Reload { config } => reload(config.as_deref()),
         Command::Config(ConfigCommand::Show { config }) => {
             match Config::resolve(config.as_deref())
                 .map_err(anyhow::Error::from)
@@ -37,6 +38,40 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn reload(path: Option<&std::path::Path>) -> ExitCode {
+    let socket = match Config::resolve(path) {
+        Ok((config, _)) => std::path::PathBuf::from(config.control.socket),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(switchboard::control::request_reload(&socket)) {
+        Ok(answer) => {
+            print!("{answer}");
+            if answer.starts_with("ok") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
         }
     }
 }

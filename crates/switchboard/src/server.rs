@@ -19,7 +19,10 @@ use switchboard_sip::{Peer, Transport};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::call::Services;
 use crate::config::{Config, ConfigSource};
+use crate::dialplans::DialplanStore;
+use crate::media::MediaEngine;
 use crate::sip::core::{CORE_QUEUE, Core};
 use crate::sip::directory::{AgentEntry, Directory, TrunkEntry};
 use crate::sip::transport::{self, Sender, TransportStats};
@@ -138,10 +141,33 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     );
     let directory = Arc::new(directory(config));
 
+    let services = Arc::new(services(config, seed)?);
+    let control = std::path::PathBuf::from(&config.control.socket);
+    if let Err(err) = crate::control::serve(
+        &control,
+        services.dialplans.clone(),
+        services.media.prompts().clone(),
+    ) {
+        tracing::warn!(%err, socket = %control.display(), "no control socket: `switchboard reload` will not reach this server (SIGHUP still works)");
+    }
+    crate::control::spawn_triggers(
+        services.dialplans.clone(),
+        services.media.prompts().clone(),
+        config.dialplan.watch,
+    );
+
     let stats = Arc::new(TransportStats::default());
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
     let sender = Sender::new(udp_sockets.first().cloned(), core_tx.clone(), stats.clone());
-    let core = Core::new(ua, registrar, auth, directory, sender, core_tx.clone());
+    let core = Core::new(
+        ua,
+        registrar,
+        auth,
+        directory,
+        sender,
+        core_tx.clone(),
+        services,
+    );
     for socket in udp_sockets {
         tokio::spawn(transport::run_udp(socket, core_tx.clone(), stats.clone()));
     }
@@ -155,6 +181,41 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
     Ok(bound)
+}
+
+/// The media engine, the dialplans and the configuration calls act on.
+fn services(config: &Config, seed: u64) -> anyhow::Result<Services> {
+    let media = MediaEngine::start(&config.media, &config.recording, seed)
+        .context("media: cannot start the media workers")?;
+    let dialplans = DialplanStore::load(config).map_err(|report| {
+        anyhow::anyhow!("dialplan: the dialplans do not pass the check:\n{report}")
+    })?;
+    Ok(Services {
+        negotiation: media
+            .negotiation()
+            .with_opus_rate(config.recording.sample_rate),
+        media,
+        recording: config.recording.clone(),
+        queues: config
+            .queues
+            .iter()
+            .map(|q| (q.name.clone(), q.clone()))
+            .collect(),
+        agent_skills: config
+            .agents
+            .iter()
+            .map(|a| (a.extension.clone(), a.languages.clone()))
+            .collect(),
+        trunks: config
+            .trunks
+            .iter()
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect(),
+        dialplans: Arc::new(dialplans),
+        seed,
+        inband_dtmf: config.media.inband_dtmf,
+        http: crate::call::http::HttpClient::new(),
+    })
 }
 
 /// The Contact URI we advertise per transport: the configured public host, or the bound address.

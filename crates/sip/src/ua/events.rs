@@ -154,7 +154,13 @@ impl UserAgent {
             self.server_txs.remove(&tx);
         }
         if !request.body.is_empty() {
+            // RFC 3264 §4 / RFC 3261 §13.2.1: the answer to an offer we made in a 2xx (the
+            // INVITE came without SDP: a late offer) arrives in the ACK.
             leg.remote_sdp = Some(request.body.clone());
+            self.emit(LegEvent::Ack {
+                leg: leg_id,
+                sdp: request.body.clone(),
+            });
         }
     }
 

@@ -78,6 +78,14 @@ pub enum LegEvent {
         /// The answer SDP on a 2xx.
         sdp: Option<Bytes>,
     },
+    /// The ACK to a 2xx of ours carried SDP: the answer to the offer we put in that 2xx (an
+    /// INVITE or re-INVITE that arrived without an offer).
+    Ack {
+        /// The leg.
+        leg: LegId,
+        /// The answer.
+        sdp: Bytes,
+    },
     /// An INFO in the dialog (DTMF relay, …); already answered 200.
     Info {
         /// The leg.

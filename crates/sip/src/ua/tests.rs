@@ -365,3 +365,42 @@ Max-Forwards: 70\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:z@y>;tag=nope\r\nCall-ID: 
         Some("SIP/2.0 481 Call/Transaction Does Not Exist")
     );
 }
+
+/// A late offer: the INVITE had no SDP, our 2xx carried the offer, and the ACK brings the answer.
+#[test]
+fn answer_in_the_ack_is_reported() {
+    let mut p = Pair::new();
+    let _ = p.call();
+    let b_leg = p.b_accepts();
+    p.b.answer(p.now, b_leg, Some(Bytes::from_static(b"v=0 offer\r\n")))
+        .unwrap();
+    // Deliver B's 200 to A by hand, then A's ACK to B with an answer added.
+    let mut ack = None;
+    while let Some(out) = p.b.poll_output() {
+        if let UaOutput::Transmit(t) = out {
+            p.a.handle_message(p.now, peer(5061), parse_message(&t.bytes).unwrap());
+        }
+    }
+    while let Some(out) = p.a.poll_output() {
+        if let UaOutput::Transmit(t) = out
+            && t.bytes.starts_with(b"ACK ")
+        {
+            ack = Some(t.bytes);
+        }
+    }
+    let ack = String::from_utf8(ack.expect("A ACKed").to_vec()).unwrap();
+    let body = "v=0 answer\r\n";
+    let ack = ack.replace(
+        "Content-Length: 0\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+    ) + body;
+    p.b.handle_message(p.now, peer(5060), parse_message(ack.as_bytes()).unwrap());
+    let events = p.b_events();
+    let [LegEvent::Ack { leg, sdp }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((*leg, &sdp[..]), (b_leg, body.as_bytes()));
+}

@@ -1,28 +1,25 @@
 //! Who a call-through rings, and what the caller hears when nobody answers.
 
 use bytesstr::BytesStr;
-use ezk_sip_types::header::typed::FromTo;
+use ezk_sip_types::host::HostPort;
 use ezk_sip_types::uri::{NameAddr, SipUri};
-use ezk_sip_types::{Name, host::HostPort};
+use switchboard_sip::Peer;
 use switchboard_sip::registrar::Binding;
 use switchboard_sip::ua::OutboundCall;
-use switchboard_sip::{Peer, Request};
 
 use crate::sip::directory::Directory;
 
 /// One INVITE per contact of `extension` (registered bindings, newest first, then a static
-/// contact), carrying the caller's From display and user and the caller's offer unchanged.
+/// contact), carrying the caller's From display and user; the offer is the call task's.
 #[must_use]
 pub fn fork_targets(
-    invite: &Request,
+    from: Option<NameAddr>,
     extension: &str,
     bindings: &[Binding],
     static_contact: Option<&(SipUri, Peer)>,
     max_forwards: u8,
     directory: &Directory,
 ) -> Vec<OutboundCall> {
-    let from = invite.headers.get::<FromTo>(Name::FROM).ok().map(|f| f.uri);
-    let sdp = (!invite.body.is_empty()).then(|| invite.body.clone());
     let contacts = bindings
         .iter()
         .map(|b| (b.contact.clone(), b.flow, b.path.clone()))
@@ -48,7 +45,8 @@ pub fn fork_targets(
                 from,
                 to,
                 route: path.into_iter().map(BytesStr::from).collect(),
-                sdp: sdp.clone(),
+                // The call task puts its own offer here (media is anchored on our ports).
+                sdp: None,
                 max_forwards,
             }
         })

@@ -1,26 +1,40 @@
-//! Call control: one task per call owns its state and talks to the SIP core by message.
+//! Call control: one task per call owns its state and talks to the SIP core and its media
+//! worker by message.
 //!
-//! For now a call is a B2BUA call-through: the inbound leg rings every contact of the dialled
-//! agent at once (parallel fork), the first answer wins and the others are cancelled, and then
-//! the two legs are bridged at the signalling level (re-INVITEs relayed, BYE from either side
-//! ends both). The media issue anchors the SDP; here it passes through unchanged.
+//! A call starts from an inbound leg the core accepted. It gets a media session at once (the
+//! caller's RTP is anchored on our ports) and then either
+//! * rings an agent's extension directly ([`through`]): the caller's INVITE is answered when the
+//!   agent answers, with early media relayed; or
+//! * runs the dialplan its dialled number matches ([`ivr`]): prompts, menus, queues, dial.
+//!
+//! Both end in the same talk phase ([`bridge`]) once a callee answers: the two legs' media are
+//! bridged (relayed, or transcoded when their codecs differ), the call is recorded in stereo,
+//! re-INVITEs (hold, codec changes) are answered on the leg that sent them, and a BYE on either
+//! side or a media timeout ends the call.
 
+mod bridge;
+mod context;
+mod dial;
 mod fork;
+pub mod http;
+pub(crate) mod ivr;
+mod queue;
+mod sdp_leg;
+mod through;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use switchboard_sip::ua::{HangupCause, LegEvent, LegId, OutboundCall};
+use ezk_sip_types::uri::NameAddr;
+use switchboard_sip::ua::{LegEvent, LegId, OutboundCall};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
-use crate::sip::core::{self, CoreInput};
+use crate::sip::core::CoreInput;
 use crate::sip::directory::Caller;
 
+pub use context::Services;
 pub use fork::{fork_targets, select_final};
-
-/// How long the callee may ring before the caller hears 480 (Asterisk's Dial timeout).
-const RING_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a call task asks of the SIP core.
 #[derive(Debug)]
@@ -33,6 +47,17 @@ pub enum CallCommand {
         events: mpsc::Sender<LegEvent>,
         /// The new leg's id.
         reply: oneshot::Sender<LegId>,
+    },
+    /// The INVITEs that would reach these extensions' registered phones (and static contacts).
+    Lookup {
+        /// Agents' extensions.
+        extensions: Vec<String>,
+        /// The caller id the callees should see.
+        from: Option<NameAddr>,
+        /// Max-Forwards for the new legs.
+        max_forwards: u8,
+        /// One entry per contact, each with the extension it reaches.
+        reply: oneshot::Sender<Vec<(String, OutboundCall)>>,
     },
     /// 180/183 on the inbound leg.
     Progress {
@@ -62,16 +87,6 @@ pub enum CallCommand {
         /// The leg.
         leg: LegId,
     },
-    /// Send a re-INVITE on a leg, relaying one that `for_leg`'s remote side sent us; if it
-    /// cannot be sent (one already pending), the core answers `for_leg`'s re-INVITE with 491.
-    Reinvite {
-        /// The leg to re-INVITE.
-        leg: LegId,
-        /// The offer.
-        sdp: Option<Bytes>,
-        /// The leg whose re-INVITE this relays.
-        for_leg: LegId,
-    },
     /// Answer a re-INVITE the leg's remote side sent.
     AnswerReinvite {
         /// The leg.
@@ -83,6 +98,20 @@ pub enum CallCommand {
     },
 }
 
+/// Where an accepted call goes.
+#[derive(Debug)]
+pub enum Route {
+    /// Ring an agent's phones (one INVITE per contact).
+    Extension {
+        /// The agent's extension.
+        extension: String,
+        /// The INVITEs to send.
+        targets: Vec<OutboundCall>,
+    },
+    /// Run the dialplan entry the dialled number matched.
+    Dialplan(Box<ivr::Start>),
+}
+
 /// Everything a new call task starts from.
 #[derive(Debug)]
 pub struct CallSetup {
@@ -90,225 +119,88 @@ pub struct CallSetup {
     pub inbound: LegId,
     /// Who called (trunk or agent).
     pub caller: Caller,
-    /// The INVITEs to send, one per contact of the callee.
-    pub targets: Vec<OutboundCall>,
+    /// The caller's Call-ID (for logs and the recording's file name).
+    pub call_id: String,
+    /// The caller's From, shown to the callees.
+    pub from: Option<NameAddr>,
+    /// The caller's offer (None: a late offer, answered in the ACK).
+    pub offer: Option<Bytes>,
+    /// The number dialled.
+    pub dialled: String,
+    /// Max-Forwards left for legs we place.
+    pub max_forwards: u8,
+    /// Where it goes.
+    pub route: Route,
 }
 
 /// Runs one call to its end.
 pub async fn run(
     setup: CallSetup,
+    services: Arc<Services>,
     core: mpsc::Sender<CoreInput>,
     events: mpsc::Receiver<LegEvent>,
 ) {
-    let span = tracing::info_span!("call", inbound = %setup.inbound, caller = %setup.caller);
-    Bridge::new(setup.inbound, core, events)
-        .run(setup.targets)
-        .instrument(span)
-        .await;
-}
-
-/// The state of a call-through.
-struct Bridge {
-    inbound: LegId,
-    core: mpsc::Sender<CoreInput>,
-    events: mpsc::Receiver<LegEvent>,
-    /// Outbound legs still ringing.
-    ringing: Vec<LegId>,
-    /// Final codes of outbound legs that failed, to pick the caller's answer from.
-    failures: Vec<u16>,
-    /// The outbound leg that answered.
-    answered: Option<LegId>,
-    /// Whether the caller has heard a provisional response already.
-    sent_progress: bool,
-    /// A re-INVITE relayed from one leg to the other: (from, to).
-    relaying: Option<(LegId, LegId)>,
-}
-
-impl Bridge {
-    fn new(
-        inbound: LegId,
-        core: mpsc::Sender<CoreInput>,
-        events: mpsc::Receiver<LegEvent>,
-    ) -> Self {
-        Bridge {
-            inbound,
-            core,
-            events,
-            ringing: Vec::new(),
-            failures: Vec::new(),
-            answered: None,
-            sent_progress: false,
-            relaying: None,
-        }
-    }
-
-    async fn run(mut self, targets: Vec<OutboundCall>) {
-        // The core registered the inbound leg with `self.events`; outbound legs report on a
-        // second channel of ours, read in the same select.
-        let (tx, mut rx) = mpsc::channel(32);
-        for target in targets {
-            match core::invite(&self.core, target, tx.clone()).await {
-                Some(leg) => {
-                    tracing::debug!(%leg, "ringing contact");
-                    self.ringing.push(leg);
-                }
-                None => return,
-            }
-        }
-        drop(tx);
-        let deadline = tokio::time::Instant::now() + RING_TIMEOUT;
-        loop {
-            let event = tokio::select! {
-                e = self.events.recv() => e,
-                e = rx.recv() => e,
-                () = tokio::time::sleep_until(deadline), if self.answered.is_none() => {
-                    tracing::info!("no answer before the ring timeout");
-                    self.give_up(480).await;
-                    return;
-                }
-            };
-            let Some(event) = event else { return };
-            if self.on_event(event).await.is_break() {
+    let span = tracing::info_span!(
+        "call",
+        call_id = %setup.call_id,
+        inbound = %setup.inbound,
+        caller = %setup.caller,
+    );
+    async move {
+        let inbound = setup.inbound;
+        let mut call = match context::Call::new(&setup, services, core.clone(), events).await {
+            Ok(call) => call,
+            Err(err) => {
+                tracing::error!(%err, "no media for the call; refused with 503");
+                let _ = core
+                    .send(CoreInput::Call(CallCommand::Reject {
+                        leg: inbound,
+                        code: 503,
+                    }))
+                    .await;
                 return;
             }
-        }
-    }
-
-    async fn on_event(&mut self, event: LegEvent) -> std::ops::ControlFlow<()> {
-        use std::ops::ControlFlow::Continue;
-        match event {
-            LegEvent::Ringing { leg, code, sdp } if self.ringing.contains(&leg) => {
-                // Relay the first 180, and any 183 with early media.
-                if !self.sent_progress || sdp.is_some() {
-                    self.sent_progress = true;
-                    self.send(CallCommand::Progress {
-                        leg: self.inbound,
-                        code,
-                        sdp,
-                    })
-                    .await;
-                }
-            }
-            LegEvent::Answered { leg, sdp } => {
-                if self.answered.is_some() || !self.ringing.contains(&leg) {
-                    self.send(CallCommand::Hangup { leg }).await;
-                    return Continue(());
-                }
-                tracing::info!(%leg, "answered");
-                self.ringing.retain(|l| *l != leg);
-                self.answered = Some(leg);
-                for other in std::mem::take(&mut self.ringing) {
-                    self.send(CallCommand::Hangup { leg: other }).await;
-                }
-                self.send(CallCommand::Answer {
-                    leg: self.inbound,
-                    sdp,
-                })
-                .await;
-            }
-            LegEvent::Hangup { leg, cause } => return self.on_hangup(leg, cause).await,
-            LegEvent::Reinvite { leg, sdp } => self.relay_reinvite(leg, sdp).await,
-            LegEvent::ReinviteResult { leg, code, sdp } => {
-                if let Some((from, to)) = self.relaying.take()
-                    && to == leg
-                {
-                    self.send(CallCommand::AnswerReinvite {
-                        leg: from,
-                        code,
-                        sdp,
-                    })
-                    .await;
-                }
-            }
-            other => tracing::debug!(?other, "leg event not used by call-through"),
-        }
-        // Only a Hangup can leave nothing ringing and nothing answered: see on_hangup.
-        Continue(())
-    }
-
-    async fn on_hangup(&mut self, leg: LegId, cause: HangupCause) -> std::ops::ControlFlow<()> {
-        use std::ops::ControlFlow::{Break, Continue};
-        tracing::info!(%leg, cause = cause.as_str(), "leg ended");
-        if leg == self.inbound {
-            // The caller left: cancel what still rings, hang up what answered.
-            for other in std::mem::take(&mut self.ringing)
-                .into_iter()
-                .chain(self.answered)
-            {
-                self.send(CallCommand::Hangup { leg: other }).await;
-            }
-            return Break(());
-        }
-        if Some(leg) == self.answered {
-            self.send(CallCommand::Hangup { leg: self.inbound }).await;
-            return Break(());
-        }
-        self.ringing.retain(|l| *l != leg);
-        self.failures.push(match cause {
-            HangupCause::Rejected(code) => code,
-            HangupCause::Timeout => 408,
-            _ => 480,
-        });
-        if self.answered.is_none() && self.ringing.is_empty() {
-            let code = select_final(&self.failures);
-            tracing::info!(code, "every contact failed");
-            self.send(CallCommand::Reject {
-                leg: self.inbound,
-                code,
-            })
-            .await;
-            return Break(());
-        }
-        Continue(())
-    }
-
-    async fn relay_reinvite(&mut self, from: LegId, sdp: Option<Bytes>) {
-        let Some(answered) = self.answered else {
-            self.send(CallCommand::AnswerReinvite {
-                leg: from,
-                code: 491,
-                sdp: None,
-            })
-            .await;
-            return;
         };
-        let to = if from == self.inbound {
-            answered
-        } else {
-            self.inbound
+        let outcome = match setup.route {
+            Route::Extension { extension, targets } => {
+                through::run(&mut call, &extension, targets).await
+            }
+            Route::Dialplan(start) => ivr::run(&mut call, *start).await,
         };
-        if self.relaying.is_some() {
-            self.send(CallCommand::AnswerReinvite {
-                leg: from,
-                code: 491,
-                sdp: None,
-            })
-            .await;
-            return;
-        }
-        self.relaying = Some((from, to));
-        self.send(CallCommand::Reinvite {
-            leg: to,
-            sdp,
-            for_leg: from,
-        })
-        .await;
+        call.finish(&outcome).await;
     }
+    .instrument(span)
+    .await;
+}
 
-    async fn give_up(&mut self, code: u16) {
-        for leg in std::mem::take(&mut self.ringing) {
-            self.send(CallCommand::Hangup { leg }).await;
-        }
-        self.send(CallCommand::Reject {
-            leg: self.inbound,
-            code,
-        })
-        .await;
-    }
+/// How a call ended, for its last log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The caller hung up.
+    CallerHungUp,
+    /// The callee hung up after talking.
+    CalleeHungUp,
+    /// Nobody answered; the caller got this status.
+    Unanswered(u16),
+    /// The dialplan hung up, with its cause.
+    Dialplan(String),
+    /// No RTP from a leg for the configured time.
+    MediaTimeout,
+    /// Something of ours failed.
+    Failed(String),
+}
 
-    async fn send(&self, command: CallCommand) {
-        if self.core.send(CoreInput::Call(command)).await.is_err() {
-            tracing::warn!("SIP core gone; call abandoned");
+impl Outcome {
+    /// A short stable name for logs and CDRs.
+    #[must_use]
+    pub fn cause(&self) -> String {
+        match self {
+            Outcome::CallerHungUp => "caller-hangup".into(),
+            Outcome::CalleeHungUp => "callee-hangup".into(),
+            Outcome::Unanswered(code) => format!("unanswered-{code}"),
+            Outcome::Dialplan(cause) => format!("dialplan:{cause}"),
+            Outcome::MediaTimeout => "media-timeout".into(),
+            Outcome::Failed(why) => format!("failed:{why}"),
         }
     }
 }

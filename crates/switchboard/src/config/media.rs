@@ -134,6 +134,8 @@ pub struct RecordingConfig {
     pub path: String,
     /// Sample rate of the files: 8000 (telephone) or 16000 (wideband phones keep their quality).
     pub sample_rate: u32,
+    /// Where the dialplan's `record`/`voicemail` files go (their paths are relative to it).
+    pub voicemail_dir: String,
 }
 
 impl Default for RecordingConfig {
@@ -142,6 +144,7 @@ impl Default for RecordingConfig {
             enabled: true,
             path: "recordings/{date}/{time}-{call_id}.wav".into(),
             sample_rate: 8000,
+            voicemail_dir: "recordings/voicemail".into(),
         }
     }
 }

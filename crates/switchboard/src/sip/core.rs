@@ -10,18 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ezk_sip_types::header::typed::MaxForwards;
+use ezk_sip_types::header::typed::{FromTo, MaxForwards};
+use ezk_sip_types::uri::NameAddr;
 use ezk_sip_types::{Method, Name, StatusCode};
 use switchboard_sip::auth::{AuthOutcome, DigestAuthenticator};
 use switchboard_sip::endpoint::ServerTxId;
 use switchboard_sip::registrar::Registrar;
 use switchboard_sip::ua::{LegEvent, LegId, OutboundCall, UaOutput, UserAgent};
-use switchboard_sip::{Peer, Request, SipMessage, response_to};
+use switchboard_sip::{HeadersExt as _, Peer, Request, SipMessage, response_to};
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::{Caller, Directory};
 use super::transport::Sender;
-use crate::call::{self, CallCommand};
+use crate::call::{self, CallCommand, Route, Services};
 
 /// Capacity of the core's input channel; beyond it transports shed new requests with 503.
 pub const CORE_QUEUE: usize = 4096;
@@ -74,6 +75,8 @@ pub struct Core {
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
     /// The core's own input, cloned into every call task.
     input: mpsc::Sender<CoreInput>,
+    /// What call tasks share (media engine, dialplans, queues…).
+    services: Arc<Services>,
 }
 
 impl Core {
@@ -86,6 +89,7 @@ impl Core {
         directory: Arc<Directory>,
         sender: Sender,
         input: mpsc::Sender<CoreInput>,
+        services: Arc<Services>,
     ) -> Self {
         Core {
             ua,
@@ -95,6 +99,7 @@ impl Core {
             sender,
             legs: HashMap::new(),
             input,
+            services,
         }
     }
 
@@ -269,48 +274,95 @@ impl Core {
             }
         };
         let target = switchboard_sip::uri_user(&request.line.uri).unwrap_or_default();
-        if !self.directory.is_agent(&target) {
-            tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unknown extension");
+        let trunk = match &caller {
+            Caller::Trunk(name) => Some(name.as_str()),
+            Caller::Agent(_) => None,
+        };
+        let from = request
+            .headers
+            .get::<FromTo>(Name::FROM)
+            .ok()
+            .map(|f| f.uri);
+        let call_id = request
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        let route = if let Some(mut start) =
+            self.services
+                .dialplans
+                .route(&target, trunk, &caller, from.as_ref())
+        {
+            start.facts.call_id.clone_from(&call_id);
+            tracing::info!(%caller, dialled = %crate::redact::number(&target), entry = %start.entry(), "dialplan call");
+            Route::Dialplan(Box::new(start))
+        } else if self.directory.is_agent(&target) {
+            let targets = self.contacts_of(now, &target, from.clone(), max_forwards - 1);
+            if targets.is_empty() {
+                tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unregistered agent");
+                let response = response_to(
+                    &request,
+                    StatusCode::TEMPORARILY_UNAVAILABLE,
+                    Some("sb-480"),
+                );
+                self.ua.respond(now, tx, response);
+                return;
+            }
+            Route::Extension {
+                extension: target.clone(),
+                targets: targets.into_iter().map(|(_, t)| t).collect(),
+            }
+        } else {
+            tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unknown number");
             self.ua.respond(
                 now,
                 tx,
                 response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")),
             );
             return;
-        }
-        let bindings = self.registrar.lookup(now, &target);
-        let static_contact = self.directory.static_contact(&target);
-        if bindings.is_empty() && static_contact.is_none() {
-            tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unregistered agent");
-            let response = response_to(
-                &request,
-                StatusCode::TEMPORARILY_UNAVAILABLE,
-                Some("sb-480"),
-            );
-            self.ua.respond(now, tx, response);
-            return;
-        }
-        let targets = call::fork_targets(
-            &request,
-            &target,
-            &bindings,
-            static_contact,
-            max_forwards - 1,
-            &self.directory,
-        );
+        };
+        let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
         self.legs.insert(leg, events_tx);
-        let core = self.input.clone();
+        let setup = call::CallSetup {
+            inbound: leg,
+            caller,
+            call_id,
+            from,
+            offer,
+            dialled: target,
+            max_forwards: max_forwards - 1,
+            route,
+        };
         tokio::spawn(call::run(
-            call::CallSetup {
-                inbound: leg,
-                caller,
-                targets,
-            },
-            core,
+            setup,
+            self.services.clone(),
+            self.input.clone(),
             events_rx,
         ));
+    }
+
+    /// One INVITE per contact of each extension (registered bindings, then a static contact).
+    fn contacts_of(
+        &self,
+        now: Instant,
+        extension: &str,
+        from: Option<NameAddr>,
+        max_forwards: u8,
+    ) -> Vec<(String, OutboundCall)> {
+        let bindings = self.registrar.lookup(now, extension);
+        let static_contact = self.directory.static_contact(extension);
+        call::fork_targets(
+            from,
+            extension,
+            &bindings,
+            static_contact,
+            max_forwards,
+            &self.directory,
+        )
+        .into_iter()
+        .map(|t| (extension.to_owned(), t))
+        .collect()
     }
 
     fn on_call_command(&mut self, now: Instant, command: CallCommand) {
@@ -325,6 +377,19 @@ impl Core {
                 let _ = reply.send(leg);
                 Ok(())
             }
+            CallCommand::Lookup {
+                extensions,
+                from,
+                max_forwards,
+                reply,
+            } => {
+                let found = extensions
+                    .iter()
+                    .flat_map(|e| self.contacts_of(now, e, from.clone(), max_forwards))
+                    .collect();
+                let _ = reply.send(found);
+                Ok(())
+            }
             CallCommand::Progress { leg, code, sdp } => self.ua.progress(now, leg, code, sdp),
             CallCommand::Answer { leg, sdp } => self.ua.answer(now, leg, sdp),
             CallCommand::Reject { leg, code } => {
@@ -334,14 +399,6 @@ impl Core {
             CallCommand::Hangup { leg } => {
                 self.legs.remove(&leg);
                 self.ua.hangup(now, leg)
-            }
-            CallCommand::Reinvite { leg, sdp, for_leg } => {
-                let sent = self.ua.reinvite(now, leg, sdp);
-                if sent.is_err() {
-                    // RFC 3261 §14.1: the other side has one pending; the relayed offer loses.
-                    let _ = self.ua.answer_reinvite(now, for_leg, 491, None);
-                }
-                sent
             }
             CallCommand::AnswerReinvite { leg, code, sdp } => {
                 self.ua.answer_reinvite(now, leg, code, sdp)
@@ -396,7 +453,8 @@ fn leg_of(event: &LegEvent) -> LegId {
         | LegEvent::Hangup { leg, .. }
         | LegEvent::Reinvite { leg, .. }
         | LegEvent::ReinviteResult { leg, .. }
-        | LegEvent::Info { leg, .. } => *leg,
+        | LegEvent::Info { leg, .. }
+        | LegEvent::Ack { leg, .. } => *leg,
         _ => LegId(0),
     }
 }

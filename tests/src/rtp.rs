@@ -1,0 +1,629 @@
+//! RTP packets (RFC 3550) and RFC 4733 telephone-events, as the tests build and parse them.
+//!
+//! The end-to-end tests play the part of phones and carriers: they must *send* well-formed media
+//! (a tone, DTMF) and *read* what the switch relays. This module is that wire format and nothing
+//! more; the socket lives in [`crate::endpoint`], the file format SIPp replays in [`crate::pcap`].
+//!
+//! An [`RtpStream`] is a whole scripted stream, each packet with the offset at which a real phone
+//! would send it (20 ms apart, RFC 3551 §4.5.14 `ptime` 20): a G.711 tone, optionally with DTMF
+//! digits as RFC 4733 events at chosen times.
+//!
+//! # DTMF and audio (a choice, documented)
+//! While a digit's event is being sent, the stream carries **no audio packets**: the event's
+//! packets take the audio's 20 ms slots, as most phones do (they replace the audio with the event
+//! rather than mix both). So a receiver sees a short gap in the tone around each digit, and the
+//! media clock (RTP timestamp) keeps running through it, because RFC 4733 §2.1 puts events in the
+//! same stream, SSRC, sequence space and clock as the audio.
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchboard_tests::rtp::{RtpPacket, RtpStream, PCMA};
+//! use switchboard_tests::signal::Dbm0;
+//!
+//! let stream = RtpStream::pcma_tone(1000.0, 1.0, Dbm0(-10.0))
+//!     .with_rfc4733_digits("5", Duration::from_millis(400), Duration::from_millis(200),
+//!                          Duration::from_millis(100))
+//!     .unwrap();
+//! let first = RtpPacket::parse(&stream.packets()[0].bytes).unwrap();
+//! assert_eq!(first.payload_type, PCMA);
+//! assert_eq!(stream.duration(), Duration::from_secs(1));
+//! ```
+
+use std::time::Duration;
+
+use switchboard_media::g711::{SAMPLES_PER_20MS, alaw, ulaw};
+
+use crate::signal::{Dbm0, tone};
+
+/// RTP payload type 0, PCMU (RFC 3551 §6, Table 4).
+pub const PCMU: u8 = 0;
+/// RTP payload type 8, PCMA (RFC 3551 §6, Table 4).
+pub const PCMA: u8 = 8;
+/// The dynamic payload type our scenarios give `telephone-event/8000` (`a=rtpmap:101`).
+pub const TELEPHONE_EVENT: u8 = 101;
+/// The G.711 sampling rate, which is also the RTP clock rate of PCMA, PCMU and telephone-event.
+pub const RATE_HZ: u32 = 8000;
+/// One packet's worth of time: 20 ms.
+pub const PTIME: Duration = Duration::from_millis(20);
+/// One 20 ms packet in RTP timestamp units at 8 kHz.
+const TS_PER_PACKET: u32 = 160;
+
+/// What is wrong with a datagram that should be RTP, or with a request to build a stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RtpError {
+    /// Shorter than the fixed header plus the CSRCs, extension and padding it announces.
+    #[error("RTP packet truncated: {len} bytes, {needed} needed")]
+    Truncated {
+        /// The datagram's length.
+        len: usize,
+        /// The length its header announces at least.
+        needed: usize,
+    },
+    /// The version field is not 2 (RFC 3550 §5.1).
+    #[error("RTP version {0}, expected 2")]
+    Version(u8),
+    /// A telephone-event payload is not 4 bytes (RFC 4733 §2.3).
+    #[error("telephone-event payload of {0} bytes, expected 4")]
+    EventLength(usize),
+    /// A character that is not a DTMF digit (0-9, *, #, A-D; RFC 4733 §3.2).
+    #[error("{0:?} is not a DTMF digit")]
+    NotADigit(char),
+    /// Digits were asked for at times that overlap each other or run past the stream's end.
+    #[error("digit {digit:?} at {at_ms} ms does not fit the stream ({len_ms} ms)")]
+    DigitOutOfRange {
+        /// The digit.
+        digit: char,
+        /// When it was to start.
+        at_ms: u128,
+        /// The stream's length.
+        len_ms: u128,
+    },
+}
+
+/// An RTP packet: the fixed header fields the tests look at, and the payload (RFC 3550 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpPacket {
+    /// Payload type (7 bits).
+    pub payload_type: u8,
+    /// The marker bit: the start of a talkspurt, or of an RFC 4733 event.
+    pub marker: bool,
+    /// Sequence number.
+    pub seq: u16,
+    /// Media-clock timestamp.
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// The payload, without CSRCs, header extension or padding.
+    pub payload: Vec<u8>,
+}
+
+impl RtpPacket {
+    /// Parses a datagram. CSRCs and a header extension are skipped, padding removed (RFC 3550
+    /// §5.1, §5.3.1); a datagram too short for what its header announces is an error.
+    ///
+    /// # Errors
+    /// [`RtpError::Truncated`] or [`RtpError::Version`].
+    pub fn parse(datagram: &[u8]) -> Result<RtpPacket, RtpError> {
+        let truncated = |needed| RtpError::Truncated {
+            len: datagram.len(),
+            needed,
+        };
+        let fixed = datagram.get(..12).ok_or(truncated(12))?;
+        let version = fixed[0] >> 6;
+        if version != 2 {
+            return Err(RtpError::Version(version));
+        }
+        let padding = fixed[0] & 0x20 != 0;
+        let extension = fixed[0] & 0x10 != 0;
+        let csrcs = usize::from(fixed[0] & 0x0F);
+        let mut start = 12 + 4 * csrcs;
+        if extension {
+            // RFC 3550 §5.3.1: 16-bit profile word, 16-bit length in 32-bit words.
+            let ext = datagram.get(start..start + 4).ok_or(truncated(start + 4))?;
+            start += 4 + 4 * usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+        }
+        let mut end = datagram.len();
+        if padding {
+            // RFC 3550 §5.1: the last octet counts the padding octets, itself included.
+            let pad = usize::from(datagram.last().copied().unwrap_or(0));
+            end = end.checked_sub(pad).ok_or(truncated(start + pad))?;
+        }
+        let payload = datagram.get(start..end).ok_or(truncated(start.max(end)))?;
+        Ok(RtpPacket {
+            payload_type: fixed[1] & 0x7F,
+            marker: fixed[1] & 0x80 != 0,
+            seq: u16::from_be_bytes([fixed[2], fixed[3]]),
+            timestamp: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+            ssrc: u32::from_be_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]),
+            payload: payload.to_vec(),
+        })
+    }
+
+    /// The datagram: a 12-byte header (no CSRC, no extension, no padding) and the payload.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(12 + self.payload.len());
+        out.push(0x80); // V=2, P=0, X=0, CC=0
+        out.push((u8::from(self.marker) << 7) | (self.payload_type & 0x7F));
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.ssrc.to_be_bytes());
+        out.extend_from_slice(&self.payload);
+        out
+    }
+}
+
+/// An RFC 4733 §2.3 telephone-event payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    /// The event code (0-15 for DTMF, §3.2).
+    pub event: u8,
+    /// The E bit: this is (a retransmission of) the event's last packet.
+    pub end: bool,
+    /// Power level in −dBm0 (0-63).
+    pub volume: u8,
+    /// Duration so far, in timestamp units, from the event's start (the packet's timestamp).
+    pub duration: u16,
+}
+
+impl TelephoneEvent {
+    /// Parses the 4-byte payload.
+    ///
+    /// # Errors
+    /// [`RtpError::EventLength`] when the payload is not 4 bytes (we send one event per packet).
+    pub fn parse(payload: &[u8]) -> Result<TelephoneEvent, RtpError> {
+        let &[event, flags, d0, d1] = payload else {
+            return Err(RtpError::EventLength(payload.len()));
+        };
+        Ok(TelephoneEvent {
+            event,
+            end: flags & 0x80 != 0,
+            volume: flags & 0x3F,
+            duration: u16::from_be_bytes([d0, d1]),
+        })
+    }
+
+    /// The 4-byte payload (the R bit is always 0).
+    #[must_use]
+    pub fn to_bytes(self) -> [u8; 4] {
+        let [d0, d1] = self.duration.to_be_bytes();
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3F),
+            d0,
+            d1,
+        ]
+    }
+
+    /// The DTMF digit this event stands for, if it is one.
+    #[must_use]
+    pub fn digit(self) -> Option<char> {
+        event_digit(self.event)
+    }
+}
+
+/// RFC 4733 §3.2, Table 3: the event code of a DTMF digit.
+///
+/// # Errors
+/// [`RtpError::NotADigit`] for anything but 0-9, `*`, `#`, A-D.
+pub fn digit_event(digit: char) -> Result<u8, RtpError> {
+    match digit {
+        '0'..='9' => Ok(digit as u8 - b'0'),
+        '*' => Ok(10),
+        '#' => Ok(11),
+        'A'..='D' => Ok(digit as u8 - b'A' + 12),
+        other => Err(RtpError::NotADigit(other)),
+    }
+}
+
+/// RFC 4733 §3.2, Table 3: the DTMF digit of an event code.
+#[must_use]
+pub fn event_digit(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some(char::from(b'0' + event)),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + event - 12)),
+        _ => None,
+    }
+}
+
+/// One packet of a scripted stream and when to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedPacket {
+    /// Offset from the stream's start.
+    pub at: Duration,
+    /// The RTP datagram.
+    pub bytes: Vec<u8>,
+}
+
+/// A scripted RTP stream: one SSRC, packets 20 ms apart, each with its send offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpStream {
+    packets: Vec<TimedPacket>,
+    /// Samples of the audio, one 160-sample frame per 20 ms slot (kept to re-lay the stream
+    /// when digits take some of the slots).
+    frames: Vec<Vec<u8>>,
+    payload_type: u8,
+    ssrc: u32,
+}
+
+/// The SSRC of every scripted stream (fixed: the tests are deterministic).
+const STREAM_SSRC: u32 = 0x5B0A_2D01;
+/// The first sequence number and timestamp of a scripted stream (RFC 3550 §5.1 asks for random
+/// ones; fixed and close to the wrap here, so relays that mishandle the wrap show it).
+const FIRST_SEQ: u16 = 65_500;
+const FIRST_TS: u32 = 4_294_960_000;
+
+impl RtpStream {
+    /// A G.711 A-law sine of `freq_hz` at `level`, lasting `seconds` (rounded down to 20 ms).
+    #[must_use]
+    pub fn pcma_tone(freq_hz: f64, seconds: f64, level: Dbm0) -> RtpStream {
+        RtpStream::tone(PCMA, freq_hz, seconds, level)
+    }
+
+    /// A G.711 µ-law sine of `freq_hz` at `level`, lasting `seconds` (rounded down to 20 ms).
+    #[must_use]
+    pub fn pcmu_tone(freq_hz: f64, seconds: f64, level: Dbm0) -> RtpStream {
+        RtpStream::tone(PCMU, freq_hz, seconds, level)
+    }
+
+    fn tone(payload_type: u8, freq_hz: f64, seconds: f64, level: Dbm0) -> RtpStream {
+        // Truncation wanted: a whole number of 20 ms frames.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let frames = (seconds.max(0.0) * 50.0) as usize;
+        let pcm = tone(
+            freq_hz,
+            level.amplitude(),
+            frames * SAMPLES_PER_20MS,
+            RATE_HZ,
+        );
+        let encode = if payload_type == PCMU {
+            ulaw::encode
+        } else {
+            alaw::encode
+        };
+        let frames = pcm
+            .chunks(SAMPLES_PER_20MS)
+            .map(|frame| frame.iter().map(|&s| encode(s)).collect())
+            .collect();
+        let mut stream = RtpStream {
+            packets: Vec::new(),
+            frames,
+            payload_type,
+            ssrc: STREAM_SSRC,
+        };
+        stream.lay_out(&[]);
+        stream
+    }
+
+    /// Adds `digits` as RFC 4733 events: the first starting at `first_at`, the next ones `every`
+    /// later, each lasting `length` (rounded up to 20 ms), in the 20 ms slots of the audio.
+    ///
+    /// Each event is a start packet with the marker bit, continuation packets every 20 ms with
+    /// the duration so far, and its final packet (E bit) sent three times, all with the event's
+    /// start as timestamp (RFC 4733 §2.5.1, §2.5.1.4). No audio is sent in those slots.
+    ///
+    /// # Errors
+    /// [`RtpError::NotADigit`], or [`RtpError::DigitOutOfRange`] when an event would overlap the
+    /// next or run past the end of the audio.
+    pub fn with_rfc4733_digits(
+        mut self,
+        digits: &str,
+        first_at: Duration,
+        every: Duration,
+        length: Duration,
+    ) -> Result<RtpStream, RtpError> {
+        let slot_ms = PTIME.as_millis();
+        // Updates while the key is down, then the three final packets (§2.5.1.4).
+        let updates = length.as_millis().div_ceil(slot_ms).max(1);
+        let slots = usize::try_from(updates + 2).unwrap_or(usize::MAX);
+        let mut events = Vec::new();
+        let mut next_free = 0;
+        for (i, digit) in digits.chars().enumerate() {
+            let at = first_at + every * u32::try_from(i).unwrap_or(u32::MAX);
+            let first_slot = usize::try_from(at.as_millis() / slot_ms).unwrap_or(usize::MAX);
+            if first_slot < next_free || first_slot.saturating_add(slots) > self.frames.len() {
+                return Err(RtpError::DigitOutOfRange {
+                    digit,
+                    at_ms: at.as_millis(),
+                    len_ms: self.duration().as_millis(),
+                });
+            }
+            events.push(EventSlots {
+                event: digit_event(digit)?,
+                first_slot,
+                updates: usize::try_from(updates).unwrap_or(usize::MAX),
+            });
+            next_free = first_slot + slots;
+        }
+        self.lay_out(&events);
+        Ok(self)
+    }
+
+    /// Rebuilds the packets from the audio frames, putting `events` in their slots.
+    fn lay_out(&mut self, events: &[EventSlots]) {
+        let mut packets = Vec::with_capacity(self.frames.len());
+        let mut seq = FIRST_SEQ;
+        let mut slot = 0;
+        let mut events = events.iter().peekable();
+        while slot < self.frames.len() {
+            let ts = slot_timestamp(slot);
+            let at = PTIME * u32::try_from(slot).unwrap_or(u32::MAX);
+            if let Some(ev) = events.next_if(|e| e.first_slot == slot) {
+                for (i, payload) in ev.payloads().into_iter().enumerate() {
+                    let packet = RtpPacket {
+                        payload_type: TELEPHONE_EVENT,
+                        marker: i == 0,
+                        seq,
+                        // §2.5.1: every packet of an event carries the event's start.
+                        timestamp: ts,
+                        ssrc: self.ssrc,
+                        payload: payload.to_vec(),
+                    };
+                    packets.push(TimedPacket {
+                        at: at + PTIME * u32::try_from(i).unwrap_or(u32::MAX),
+                        bytes: packet.to_bytes(),
+                    });
+                    seq = seq.wrapping_add(1);
+                }
+                slot += ev.updates + 2;
+                continue;
+            }
+            let packet = RtpPacket {
+                payload_type: self.payload_type,
+                marker: slot == 0, // RFC 3551 §4.1: the first packet of a talkspurt
+                seq,
+                timestamp: ts,
+                ssrc: self.ssrc,
+                payload: self.frames[slot].clone(),
+            };
+            packets.push(TimedPacket {
+                at,
+                bytes: packet.to_bytes(),
+            });
+            seq = seq.wrapping_add(1);
+            slot += 1;
+        }
+        self.packets = packets;
+    }
+
+    /// The same stream under another SSRC (two streams in one test must not share one).
+    #[must_use]
+    pub fn with_ssrc(mut self, ssrc: u32) -> RtpStream {
+        self.ssrc = ssrc;
+        for p in &mut self.packets {
+            if let Some(field) = p.bytes.get_mut(8..12) {
+                field.copy_from_slice(&ssrc.to_be_bytes());
+            }
+        }
+        self
+    }
+
+    /// The packets, in sending order.
+    #[must_use]
+    pub fn packets(&self) -> &[TimedPacket] {
+        &self.packets
+    }
+
+    /// The stream's SSRC.
+    #[must_use]
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// How long the audio lasts (the last slot's start plus 20 ms).
+    #[must_use]
+    pub fn duration(&self) -> Duration {
+        PTIME * u32::try_from(self.frames.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The RTP timestamp of the 20 ms slot `slot`, wrapping as RFC 3550 §5.1 says it does.
+fn slot_timestamp(slot: usize) -> u32 {
+    let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+    FIRST_TS.wrapping_add(slot.wrapping_mul(TS_PER_PACKET))
+}
+
+/// Where one digit's event goes in a stream.
+#[derive(Debug, Clone, Copy)]
+struct EventSlots {
+    event: u8,
+    first_slot: usize,
+    /// Packets while the key is down (the last of them is the first end packet).
+    updates: usize,
+}
+
+impl EventSlots {
+    /// The event's payloads: `updates` packets with a growing duration, the last of them with the
+    /// E bit, then two retransmissions of that last one (RFC 4733 §2.5.1.4: three in all).
+    fn payloads(self) -> Vec<[u8; 4]> {
+        let mut out = Vec::with_capacity(self.updates + 2);
+        for i in 1..=self.updates {
+            let duration = u16::try_from(i * 160).unwrap_or(u16::MAX);
+            out.push(
+                TelephoneEvent {
+                    event: self.event,
+                    end: i == self.updates,
+                    volume: 10,
+                    duration,
+                }
+                .to_bytes(),
+            );
+        }
+        let last = out[out.len() - 1];
+        out.push(last);
+        out.push(last);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_tone_is_one_packet_per_20_ms_with_consecutive_seq_and_timestamps() {
+        let s = RtpStream::pcma_tone(1000.0, 0.1, Dbm0(-10.0));
+        assert_eq!(s.packets().len(), 5);
+        for (i, p) in s.packets().iter().enumerate() {
+            let rtp = RtpPacket::parse(&p.bytes).unwrap();
+            assert_eq!(p.at, PTIME * u32::try_from(i).unwrap());
+            assert_eq!(rtp.payload_type, PCMA);
+            assert_eq!(rtp.marker, i == 0);
+            assert_eq!(rtp.payload.len(), 160);
+            assert_eq!(rtp.seq, FIRST_SEQ.wrapping_add(u16::try_from(i).unwrap()));
+            assert_eq!(rtp.timestamp, slot_timestamp(i));
+        }
+    }
+
+    #[test]
+    fn the_timestamp_wraps_during_a_three_second_stream() {
+        let s = RtpStream::pcmu_tone(440.0, 3.0, Dbm0(-10.0));
+        let ts: Vec<u32> = s
+            .packets()
+            .iter()
+            .map(|p| RtpPacket::parse(&p.bytes).unwrap().timestamp)
+            .collect();
+        assert!(ts.windows(2).any(|w| w[1] < w[0]), "the clock wraps");
+        assert!(ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 160));
+    }
+
+    #[test]
+    fn a_digit_is_start_updates_and_three_end_packets_with_one_timestamp() {
+        let s = RtpStream::pcma_tone(1000.0, 1.0, Dbm0(-10.0))
+            .with_rfc4733_digits(
+                "#",
+                Duration::from_millis(200),
+                Duration::ZERO,
+                Duration::from_millis(100),
+            )
+            .unwrap();
+        let events: Vec<(Duration, RtpPacket)> = s
+            .packets()
+            .iter()
+            .map(|p| (p.at, RtpPacket::parse(&p.bytes).unwrap()))
+            .filter(|(_, p)| p.payload_type == TELEPHONE_EVENT)
+            .collect();
+        // 100 ms = 5 updates (the last with E), then 2 more end packets.
+        assert_eq!(events.len(), 7);
+        assert!(events[0].1.marker);
+        assert!(events[1..].iter().all(|(_, p)| !p.marker));
+        assert!(
+            events
+                .iter()
+                .all(|(_, p)| p.timestamp == slot_timestamp(10))
+        );
+        let payloads: Vec<TelephoneEvent> = events
+            .iter()
+            .map(|(_, p)| TelephoneEvent::parse(&p.payload).unwrap())
+            .collect();
+        assert!(payloads.iter().all(|e| e.digit() == Some('#')));
+        assert_eq!(payloads.iter().filter(|e| e.end).count(), 3);
+        assert_eq!(
+            payloads.iter().map(|e| e.duration).collect::<Vec<_>>(),
+            [160, 320, 480, 640, 800, 800, 800]
+        );
+        assert_eq!(events[0].0, Duration::from_millis(200));
+        assert_eq!(events[6].0, Duration::from_millis(320));
+        // No audio in the event's slots; the packet count still spans the whole second.
+        let audio = s.packets().len() - events.len();
+        assert_eq!(audio, 50 - 7);
+        // Sequence numbers stay consecutive across audio and events.
+        let seqs: Vec<u16> = s
+            .packets()
+            .iter()
+            .map(|p| RtpPacket::parse(&p.bytes).unwrap().seq)
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    }
+
+    #[test]
+    fn overlapping_or_late_digits_and_non_digits_are_errors() {
+        let s = || RtpStream::pcma_tone(1000.0, 1.0, Dbm0(-10.0));
+        let ms = Duration::from_millis;
+        assert!(matches!(
+            s().with_rfc4733_digits("12", ms(0), ms(60), ms(100)),
+            Err(RtpError::DigitOutOfRange { digit: '2', .. })
+        ));
+        assert!(matches!(
+            s().with_rfc4733_digits("1", ms(950), ms(0), ms(100)),
+            Err(RtpError::DigitOutOfRange { digit: '1', .. })
+        ));
+        assert_eq!(
+            s().with_rfc4733_digits("x", ms(0), ms(0), ms(100)),
+            Err(RtpError::NotADigit('x'))
+        );
+    }
+
+    #[test]
+    fn parse_skips_csrcs_extension_and_padding() {
+        let mut d = vec![
+            0x80 | 0x20 | 0x10 | 0x01,
+            0x88,
+            0,
+            7,
+            0,
+            0,
+            0,
+            9,
+            1,
+            2,
+            3,
+            4,
+        ];
+        d.extend_from_slice(&[9, 9, 9, 9]); // one CSRC
+        d.extend_from_slice(&[0xBE, 0xDE, 0, 1, 5, 5, 5, 5]); // extension, one word
+        d.extend_from_slice(&[0xAA, 0xBB]); // payload
+        d.extend_from_slice(&[0, 0, 3]); // padding of 3
+        let p = RtpPacket::parse(&d).unwrap();
+        assert_eq!(p.payload, [0xAA, 0xBB]);
+        assert!(p.marker);
+        assert_eq!(p.payload_type, PCMA);
+        assert_eq!((p.seq, p.timestamp, p.ssrc), (7, 9, 0x0102_0304));
+    }
+
+    #[test]
+    fn short_or_foreign_datagrams_are_errors() {
+        assert_eq!(
+            RtpPacket::parse(&[0x80, 8, 0]),
+            Err(RtpError::Truncated { len: 3, needed: 12 })
+        );
+        assert_eq!(RtpPacket::parse(&[0x40; 12]), Err(RtpError::Version(1)));
+        assert_eq!(
+            TelephoneEvent::parse(&[1, 2, 3]),
+            Err(RtpError::EventLength(3))
+        );
+    }
+
+    #[test]
+    fn every_dtmf_digit_maps_both_ways() {
+        for d in "0123456789*#ABCD".chars() {
+            assert_eq!(event_digit(digit_event(d).unwrap()), Some(d));
+        }
+        assert_eq!(event_digit(16), None);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = RtpPacket::parse(&bytes);
+            let _ = TelephoneEvent::parse(&bytes);
+        }
+
+        #[test]
+        fn packets_round_trip(pt in 0u8..128, marker: bool, seq: u16, ts: u32, ssrc: u32,
+                              payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let p = RtpPacket { payload_type: pt, marker, seq, timestamp: ts, ssrc, payload };
+            prop_assert_eq!(RtpPacket::parse(&p.to_bytes()), Ok(p));
+        }
+
+        #[test]
+        fn events_round_trip(event: u8, end: bool, volume in 0u8..64, duration: u16) {
+            let e = TelephoneEvent { event, end, volume, duration };
+            prop_assert_eq!(TelephoneEvent::parse(&e.to_bytes()), Ok(e));
+        }
+    }
+}
