@@ -34,9 +34,14 @@
 //! [`run::MAX_DURATION`], and stops by itself.
 
 pub mod caller_requests;
+pub mod media;
 pub mod packet;
 pub mod procstat;
+pub mod relay;
+pub mod report;
+pub mod run;
 pub mod sdp;
 pub mod signalling;
 pub mod sip_text;
 pub mod stats;
+pub mod sweep;
