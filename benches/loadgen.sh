@@ -117,8 +117,11 @@ run_step() {
     stop_sb "$mode"
 }
 
+# jq helpers: numbers to 2 (loss: 3) decimals, "n/a" for null.
+JQ_DEFS='def rn($k): if . == null then "n/a" else ((. * $k | round) / $k | tostring) end;
+def r2: rn(100); def r3: rn(1000);'
 summary() {
-    jq -r '"\(if .clean then "clean" else "NOT clean" end): loss \(.worst_loss_pct) %, p99 \(.worst_p99_ms // "n/a") ms, CPU \(.process.cpu_pct // "n/a") %, \(.process.kib_per_call // "n/a") KiB/call\(if .clean then "" else " (" + (.problems | join("; ")) + ")" end)"' <<<"$1"
+    jq -r "$JQ_DEFS"'"\(if .clean then "clean" else "NOT clean" end): loss \(.worst_loss_pct | r3) %, p99 \(.worst_p99_ms | r2) ms, CPU \(.process.cpu_pct | r2) %, \(.process.kib_per_call | r2) KiB/call\(if .clean then "" else " (" + (.problems | join("; ")) + ")" end)"' <<<"$1"
 }
 
 echo "command: $0 \"$STEPS\" $STEP_SECONDS  (RAMP=$RAMP MODES=\"$MODES\")"
@@ -166,10 +169,15 @@ for mode in $PATHS; do
     fi
     ratio=$(echo "$n / ($base + 0.0001)" | bc -l | xargs printf '%.2f')
     j=${BEST_JSON[$mode]}
-    row=$(jq -r '[.worst_loss_pct, (.worst_p99_ms // "n/a"), (.process.cpu_pct // "n/a"), (.process.kib_per_call // "n/a")] | map(tostring) | join(" | ")' <<<"$j")
+    row=$(jq -r "$JQ_DEFS"'[(.worst_loss_pct | r3), (.worst_p99_ms | r2), (.process.cpu_pct | r2), (.process.kib_per_call | r2)] | join(" | ")' <<<"$j")
     if [ "$mode" = transcode ]; then
+        # Calls per core: N over the cores the switch used with N calls up.
         cpu=$(jq -r '.process.cpu_pct // 0' <<<"$j")
-        ratio="$ratio ($(echo "$n * 100 / ($cpu + 0.0001)" | bc -l | xargs printf '%.0f') calls per core)"
+        if [ "$(echo "$cpu >= 1" | bc -l)" = 1 ]; then
+            ratio="$ratio ($(echo "$n * 100 / $cpu" | bc -l | xargs printf '%.0f') calls per core)"
+        else
+            ratio="$ratio (switch CPU under 1 %: it did not transcode)"
+        fi
     fi
     echo "| $mode | $n | $ratio | $target | $row |"
 done
