@@ -111,6 +111,10 @@ struct SweepArgs {
     /// Seconds to wait between runs.
     #[arg(long, default_value_t = 2.0, value_name = "S")]
     settle: f64,
+    /// Run an unclean step again this many times before its path stops (for a machine shared
+    /// with other work; the report marks steps that needed it).
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
 }
 
 fn codec(name: &str) -> Result<Codec, String> {
@@ -196,28 +200,28 @@ fn run_sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let base = base_config(&args.common, Target::Baseline, 1)?;
     let thresholds = Thresholds::default();
     let json = args.common.json;
-    let report = sweep::sweep(
-        &base,
-        &targets,
-        &args.steps,
-        seconds("settle", args.settle)?,
-        &thresholds,
-        |step| {
-            let r = &step.report;
-            eprintln!(
-                "{} {} calls: {} (worst loss {:.3} %, worst p99 {})",
-                r.mode,
-                r.calls,
-                if step.clean { "clean" } else { "NOT clean" },
-                r.worst_loss_pct(),
-                r.worst_p99_ms()
-                    .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2} ms"))
-            );
-            if !json {
-                println!("{}", r.text(&thresholds));
-            }
-        },
-    )?;
+    let plan = sweep::SweepPlan {
+        steps: args.steps.clone(),
+        settle: seconds("settle", args.settle)?,
+        retries: args.retries,
+        thresholds,
+    };
+    let report = sweep::sweep(&base, &targets, &plan, |step| {
+        let r = &step.report;
+        eprintln!(
+            "{} {} calls (attempt {}): {} (worst loss {:.3} %, worst p99 {})",
+            r.mode,
+            r.calls,
+            step.retried + 1,
+            if step.clean { "clean" } else { "NOT clean" },
+            r.worst_loss_pct(),
+            r.worst_p99_ms()
+                .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2} ms"))
+        );
+        if !json {
+            println!("{}", r.text(&thresholds));
+        }
+    })?;
     if json {
         println!("{}", report.json(&thresholds));
     } else {

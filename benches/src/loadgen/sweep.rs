@@ -14,10 +14,12 @@ pub const DEFAULT_STEPS: [usize; 9] = [100, 200, 400, 600, 800, 1000, 1200, 1400
 /// One step of one path.
 #[derive(Debug, Clone)]
 pub struct SweepStep {
-    /// The run.
+    /// The run (the last attempt's).
     pub report: RunReport,
     /// Whether it met the thresholds.
     pub clean: bool,
+    /// Attempts that were not clean before this one (see `retries` in [`sweep`]).
+    pub retried: u32,
 }
 
 /// Every step of every path.
@@ -27,23 +29,35 @@ pub struct SweepReport {
     pub steps: Vec<SweepStep>,
 }
 
-/// Runs `steps` (ascending) for each of `targets`, with everything else from `base`; a path
-/// stops at its first unclean step. Waits `settle` between runs so that one run's teardown
-/// does not overlap the next. `progress` sees every step as it completes.
+/// How a sweep steps.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    /// Call counts, ascending.
+    pub steps: Vec<usize>,
+    /// Wait between runs, so that one run's teardown does not overlap the next.
+    pub settle: Duration,
+    /// Times an unclean step is run again before its path stops. On a machine shared with other
+    /// work, one burst of someone else's load can stall every process for longer than the 5 ms
+    /// budget; a retry tells such a burst from a limit. Reports say which steps needed one.
+    pub retries: u32,
+    /// What "clean" means.
+    pub thresholds: Thresholds,
+}
+
+/// Runs the plan's steps for each of `targets`, with everything else from `base`; a path stops
+/// at its first unclean step (after its retries). `progress` sees every attempt as it completes.
 ///
 /// # Errors
 /// When a run cannot be carried out at all (bad settings, sockets, relay child).
 pub fn sweep(
     base: &RunConfig,
     targets: &[Target],
-    steps: &[usize],
-    settle: Duration,
-    thresholds: &Thresholds,
+    plan: &SweepPlan,
     mut progress: impl FnMut(&SweepStep),
 ) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     let mut alive = vec![true; targets.len()];
-    for &calls in steps {
+    for &calls in &plan.steps {
         for (target, alive) in targets.iter().zip(alive.iter_mut()) {
             if !*alive {
                 continue;
@@ -53,13 +67,24 @@ pub fn sweep(
                 calls,
                 ..base.clone()
             };
-            let run = run::run(&config)?;
-            let clean = run.clean(thresholds);
-            *alive = clean;
-            let step = SweepStep { report: run, clean };
-            progress(&step);
+            let mut retried = 0;
+            let step = loop {
+                let run = run::run(&config)?;
+                let clean = run.clean(&plan.thresholds);
+                let step = SweepStep {
+                    report: run,
+                    clean,
+                    retried,
+                };
+                progress(&step);
+                std::thread::sleep(plan.settle);
+                if clean || retried >= plan.retries {
+                    break step;
+                }
+                retried += 1;
+            };
+            *alive = step.clean;
             report.steps.push(step);
-            std::thread::sleep(settle);
         }
         if !alive.iter().any(|a| *a) {
             break;
@@ -108,10 +133,14 @@ impl SweepReport {
             let r = &step.report;
             let _ = writeln!(
                 s,
-                "  {:<8} {:>5} calls: {} (worst loss {:.3} %, worst p99 {}, CPU {})",
+                "  {:<8} {:>5} calls: {}{} (worst loss {:.3} %, worst p99 {}, CPU {})",
                 r.mode,
                 r.calls,
                 if step.clean { "clean" } else { "NOT clean" },
+                match step.retried {
+                    0 => String::new(),
+                    n => format!(" after {n} unclean attempt(s)"),
+                },
                 r.worst_loss_pct(),
                 r.worst_p99_ms()
                     .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2} ms")),
@@ -158,7 +187,12 @@ impl SweepReport {
         let steps: Vec<String> = self
             .steps
             .iter()
-            .map(|s| s.report.json(thresholds))
+            .map(|s| {
+                // The run's object, with the step's retries added before its closing brace.
+                let run = s.report.json(thresholds);
+                let body = run.strip_suffix('}').unwrap_or(&run);
+                format!("{body},\"retried\":{}}}", s.retried)
+            })
             .collect();
         let mut best = JsonObject::default();
         let mut ratio = JsonObject::default();
@@ -208,6 +242,7 @@ mod tests {
                 relay: None,
             },
             clean,
+            retried: 0,
         }
     }
 
@@ -233,6 +268,7 @@ mod tests {
         let json = report.json(&Thresholds::default());
         assert!(json.contains("\"best\":{\"baseline\":200,\"switch\":100}"));
         assert!(json.contains("\"ratio\":{\"baseline\":1,\"switch\":0.5000}"));
+        assert!(json.contains("\"retried\":0}"));
     }
 
     #[test]
