@@ -81,6 +81,22 @@ struct Common {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// A run is clean below this loss, percent, in each direction (the target: 0.1).
+    #[arg(long, default_value_t = 0.1, value_name = "PCT")]
+    max_loss_pct: f64,
+    /// ... and below this p99 added latency, ms (the target: 5). A large value finds
+    /// the throughput ceiling (loss only) instead of the latency one.
+    #[arg(long, default_value_t = 5.0, value_name = "MS")]
+    max_p99_ms: f64,
+}
+
+impl Common {
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            max_loss_pct: self.max_loss_pct,
+            max_p99_ms: self.max_p99_ms,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -163,7 +179,7 @@ fn run_once(args: &RunArgs) -> anyhow::Result<()> {
     };
     let config = base_config(&args.common, target, args.calls)?;
     let report = run::run(&config)?;
-    let thresholds = Thresholds::default();
+    let thresholds = args.common.thresholds();
     if args.common.json {
         println!("{}", report.json(&thresholds));
     } else {
@@ -198,7 +214,7 @@ fn run_sweep(args: &SweepArgs) -> anyhow::Result<()> {
         "--steps must be ascending"
     );
     let base = base_config(&args.common, Target::Baseline, 1)?;
-    let thresholds = Thresholds::default();
+    let thresholds = args.common.thresholds();
     let json = args.common.json;
     let plan = sweep::SweepPlan {
         steps: args.steps.clone(),
@@ -226,7 +242,7 @@ fn run_sweep(args: &SweepArgs) -> anyhow::Result<()> {
         println!("{}", report.json(&thresholds));
     } else {
         println!("command: {}\n", command_line());
-        print!("{}", report.text());
+        print!("{}", report.text(&thresholds));
     }
     Ok(())
 }

@@ -127,8 +127,11 @@ impl SweepReport {
 
     /// The summary table, in the layout of README's Performance section, and one line per step.
     #[must_use]
-    pub fn text(&self) -> String {
-        let mut s = String::from("steps:\n");
+    pub fn text(&self, thresholds: &Thresholds) -> String {
+        let mut s = format!(
+            "steps (clean: loss < {} %, p99 < {} ms in both directions):\n",
+            thresholds.max_loss_pct, thresholds.max_p99_ms
+        );
         for step in &self.steps {
             let r = &step.report;
             let _ = writeln!(
@@ -263,7 +266,7 @@ mod tests {
         assert_eq!(report.ratio("switch"), Some(0.5));
         assert_eq!(report.ratio("baseline"), Some(1.0));
         assert_eq!(report.modes(), vec!["baseline", "switch"]);
-        let text = report.text();
+        let text = report.text(&Thresholds::default());
         assert!(text.contains("| switch | 100 | 0.50 |"));
         let json = report.json(&Thresholds::default());
         assert!(json.contains("\"best\":{\"baseline\":200,\"switch\":100}"));
@@ -280,7 +283,7 @@ mod tests {
         assert_eq!(report.ratio("switch"), None);
         assert!(
             report
-                .text()
+                .text(&Thresholds::default())
                 .contains("| switch | none (first step failed)")
         );
         assert!(
