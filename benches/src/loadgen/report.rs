@@ -229,7 +229,7 @@ impl RunReport {
         for d in self.directions.iter().filter(|d| !d.stamped) {
             let _ = writeln!(
                 s,
-                "{}: no stamp survived (transcoded): loss from packet counts, latency not measurable, jitter from RTP timestamps",
+                "{}: carries no stamp (Opus, or transcoded by the switch): loss from packet counts, latency not measurable, jitter from RTP timestamps (so it includes the sender's pacing)",
                 d.name
             );
         }
