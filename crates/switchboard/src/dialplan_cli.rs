@@ -10,7 +10,6 @@
 //! All the logic (parsing, checking, interpreting, simulating) lives in the crate; this module
 //! only does the IO and the formatting.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -216,116 +215,24 @@ fn render(diagnostics: &Diagnostics) {
     }
 }
 
-/// What the dialplans may refer to: the configuration's queues, agents and trunks, and the
-/// prompts found under `sounds/{language}/` (`sounds` is `[dialplan] sounds`). The server's
-/// reload builds its context with this too, so `check` and a reload agree.
+/// What the dialplans may refer to (see [`crate::dialplans::context`]).
 ///
 /// # Errors
 /// The sounds folder cannot be read.
 pub fn context(config: &Config, sounds: &Path) -> anyhow::Result<CheckContext> {
-    Ok(CheckContext {
-        queues: config.queues.iter().map(|q| q.name.clone()).collect(),
-        agents: config.agents.iter().map(|a| a.extension.clone()).collect(),
-        trunks: config.trunks.iter().map(|t| t.name.clone()).collect(),
-        outbound_trunks: config
-            .trunks
-            .iter()
-            .filter(|t| t.address.is_some())
-            .map(|t| t.name.clone())
-            .collect(),
-        prompts: scan_prompts(sounds)?,
-        default_language: config.dialplan.default_language.clone(),
-    })
+    Ok(crate::dialplans::context(config, sounds)?)
 }
 
-/// `{lang: {name}}` for every `sounds/{lang}/**/{name}.wav`, where `lang` looks like a language
-/// code (so `moh/` is not one).
-fn scan_prompts(sounds: &Path) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
-    let mut prompts = BTreeMap::new();
-    let entries = std::fs::read_dir(sounds).with_context(|| {
-        format!(
-            "cannot read the sounds folder {} ([dialplan] sounds, relative to the working \
-             directory)",
-            sounds.display()
-        )
-    })?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", sounds.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.path().is_dir() || !looks_like_language(&name) {
-            continue;
-        }
-        let mut names = BTreeSet::new();
-        collect_wavs(&entry.path(), "", &mut names, 0)?;
-        prompts.insert(name, names);
-    }
-    Ok(prompts)
-}
-
-fn looks_like_language(name: &str) -> bool {
-    let (lang, region) = name.split_once('-').unwrap_or((name, "x"));
-    (2..=3).contains(&lang.len())
-        && lang.bytes().all(|b| b.is_ascii_lowercase())
-        && !region.is_empty()
-        && region.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn collect_wavs(
-    dir: &Path,
-    prefix: &str,
-    out: &mut BTreeSet<String>,
-    depth: usize,
-) -> anyhow::Result<()> {
-    if depth > 8 {
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if path.is_dir() {
-            collect_wavs(&path, &format!("{prefix}{name}/"), out, depth + 1)?;
-        } else if let Some(stem) = name.strip_suffix(".wav") {
-            out.insert(format!("{prefix}{stem}"));
-        }
-    }
-    Ok(())
-}
-
-/// Every `*.kdl` of `dir` except `*.journeys.kdl`, in name order, named by their path: what
-/// [`DialplanSet::load`] takes, for `check` and for the server's reload.
+/// Every dialplan of `dir` (see [`crate::dialplans::read_sources`]); none is an error here.
 ///
 /// # Errors
 /// The folder or a file cannot be read, or there is no dialplan in it.
 pub fn read_sources(dir: &Path) -> anyhow::Result<Vec<Source>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the dialplans folder {}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.ends_with(".kdl") && !name.ends_with(".journeys.kdl") && p.is_file()
-        })
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
+    let sources = crate::dialplans::read_sources(dir)?;
+    if sources.is_empty() {
         bail!("no dialplan (*.kdl) in {}", dir.display());
     }
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Ok(Source {
-                name: path.display().to_string(),
-                text,
-            })
-        })
-        .collect()
+    Ok(sources)
 }
 
 fn run_expect(set: &Arc<DialplanSet>, file: &Path) -> anyhow::Result<ExitCode> {

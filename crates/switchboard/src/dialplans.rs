@@ -30,9 +30,42 @@ pub struct DialplanStore {
     seen: RwLock<Vec<(PathBuf, SystemTime, u64)>>,
 }
 
-/// Everything a check needs from the configuration (the prompts are scanned at each load).
-#[must_use]
-pub fn check_context(config: &Config) -> CheckContext {
+/// Why the dialplans or prompts could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A folder or file could not be read.
+    #[error("cannot read {path} ({what}): {source}")]
+    Io {
+        /// The folder or file.
+        path: String,
+        /// What it is, in the admin's terms.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> LoadError {
+    let path = path.display().to_string();
+    move |source| LoadError::Io { path, what, source }
+}
+
+/// What the dialplans may refer to: the configuration's queues, agents and trunks, and the
+/// prompts found under `sounds/{language}/` (`sounds` is `[dialplan] sounds`). `dialplan check`
+/// and a reload build it the same way, so they always agree.
+///
+/// # Errors
+/// The sounds folder cannot be read.
+pub fn context(config: &Config, sounds: &Path) -> Result<CheckContext, LoadError> {
+    Ok(CheckContext {
+        prompts: scan_prompts(sounds)?,
+        ..config_context(config)
+    })
+}
+
+/// The configuration's part of a [`CheckContext`] (no prompts).
+fn config_context(config: &Config) -> CheckContext {
     CheckContext {
         queues: config.queues.iter().map(|q| q.name.clone()).collect(),
         agents: config.agents.iter().map(|a| a.extension.clone()).collect(),
@@ -48,83 +81,103 @@ pub fn check_context(config: &Config) -> CheckContext {
     }
 }
 
-/// The prompts under `sounds`: `{language}/{name}.wav` → `name` per language (names may have
-/// subfolders, like `say/42`). `moh` is music, not a language.
-#[must_use]
-pub fn scan_prompts(sounds: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out = BTreeMap::new();
-    let Ok(languages) = std::fs::read_dir(sounds) else {
-        return out;
-    };
-    for lang in languages.flatten() {
-        let path = lang.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-            continue;
-        };
-        if !path.is_dir() || name == "moh" {
+/// `{lang: {name}}` for every `sounds/{lang}/**/{name}.wav`, where `lang` looks like a language
+/// code (so `moh/` is not one).
+fn scan_prompts(sounds: &Path) -> Result<BTreeMap<String, BTreeSet<String>>, LoadError> {
+    let what = "the sounds folder, [dialplan] sounds, relative to the working directory";
+    let mut prompts = BTreeMap::new();
+    for entry in std::fs::read_dir(sounds).map_err(io_error(sounds, what))? {
+        let entry = entry.map_err(io_error(sounds, what))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().is_dir() || !looks_like_language(&name) {
             continue;
         }
         let mut names = BTreeSet::new();
-        collect_wavs(&path, &path, &mut names);
-        out.insert(name, names);
+        collect_wavs(&entry.path(), "", &mut names, 0)?;
+        prompts.insert(name, names);
     }
-    out
+    Ok(prompts)
 }
 
-fn collect_wavs(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
+fn looks_like_language(name: &str) -> bool {
+    let (lang, region) = name.split_once('-').unwrap_or((name, "x"));
+    (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_lowercase())
+        && !region.is_empty()
+        && region.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn collect_wavs(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeSet<String>,
+    depth: usize,
+) -> Result<(), LoadError> {
+    if depth > 8 {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir, "a prompts folder"))? {
+        let entry = entry.map_err(io_error(dir, "a prompts folder"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if path.is_dir() {
-            collect_wavs(root, &path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-            && let Ok(rel) = path.with_extension("").strip_prefix(root)
-        {
-            out.insert(rel.to_string_lossy().replace('\\', "/"));
+            collect_wavs(&path, &format!("{prefix}{name}/"), out, depth + 1)?;
+        } else if let Some(stem) = name.strip_suffix(".wav") {
+            out.insert(format!("{prefix}{stem}"));
         }
     }
+    Ok(())
 }
 
-/// The `*.kdl` files of `dir`, in name order.
+/// Every `*.kdl` of `dir` except the `*.journeys.kdl` regression files, in name order, named
+/// by their path: what [`DialplanSet::load`] takes.
 ///
 /// # Errors
-/// When the folder or a file cannot be read.
-pub fn read_sources(dir: &Path) -> std::io::Result<Vec<Source>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+/// The folder or a file cannot be read.
+pub fn read_sources(dir: &Path) -> Result<Vec<Source>, LoadError> {
+    let what = "the dialplans folder, [dialplan] dir";
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_error(dir, what))?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.ends_with(".kdl") && !name.ends_with(".journeys.kdl") && p.is_file()
+        })
         .collect();
-    files.sort();
-    files
+    paths.sort();
+    paths
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path)?;
-            let name = path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            Ok(Source { name, text })
+            let text = std::fs::read_to_string(&path).map_err(io_error(&path, "a dialplan"))?;
+            Ok(Source {
+                name: path.display().to_string(),
+                text,
+            })
         })
         .collect()
 }
 
-/// Loads and checks the dialplans of `dir` with prompts from `sounds`; the error is the
-/// rendered report (every problem, with file:line:col).
+/// Loads and checks the dialplans of `dir` with prompts from `sounds` (a missing folder means no
+/// dialplans); the error is the rendered report (every problem, with file:line:col).
 ///
 /// # Errors
 /// When a file cannot be read or the check finds problems.
 pub fn load_set(dir: &Path, sounds: &Path, base: &CheckContext) -> Result<DialplanSet, String> {
     let sources = if dir.is_dir() {
-        read_sources(dir).map_err(|e| format!("{}: {e}", dir.display()))?
+        read_sources(dir).map_err(|e| e.to_string())?
     } else {
         Vec::new()
     };
     let mut ctx = base.clone();
-    ctx.prompts = scan_prompts(sounds);
+    ctx.prompts = if sounds.is_dir() {
+        scan_prompts(sounds).map_err(|e| e.to_string())?
+    } else {
+        BTreeMap::new()
+    };
     DialplanSet::load(sources, &ctx).map_err(|d| d.to_string())
 }
 
@@ -137,7 +190,7 @@ impl DialplanStore {
     pub fn load(config: &Config) -> Result<DialplanStore, String> {
         let dir = PathBuf::from(&config.dialplan.dir);
         let sounds = PathBuf::from(&config.dialplan.sounds);
-        let base = check_context(config);
+        let base = config_context(config);
         if !dir.is_dir() {
             tracing::warn!(dir = %dir.display(), "no dialplan folder: calls reach agents' extensions only");
         }
@@ -251,4 +304,51 @@ fn fingerprint(dir: &Path, sounds: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    #[test]
+    fn the_shipped_dialplans_load_as_the_server_loads_them_and_journeys_are_not_dialplans() {
+        let config = Config::default_embedded().unwrap();
+        let base = config_context(&config);
+        let set = load_set(&root().join("dialplans"), &root().join("sounds"), &base).unwrap();
+        assert_eq!(
+            set.plans().len(),
+            1,
+            "only after-sales.kdl, not its journeys file"
+        );
+        assert!(set.route("+33180000000", Some("local")).is_some());
+        let names: Vec<String> = read_sources(&root().join("dialplans"))
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.ends_with(".journeys.kdl")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn no_folder_means_no_dialplans_and_a_broken_file_is_reported_with_its_place() {
+        let config = Config::default_embedded().unwrap();
+        let base = config_context(&config);
+        let missing = root().join("no-such-folder");
+        let set = load_set(&missing, &missing, &base).unwrap();
+        assert_eq!(set.entry_count(), 0);
+        let dir = std::env::temp_dir().join(format!("sb-dialplans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bad.kdl"), "entry \"100\" start=\"nowhere\"\n").unwrap();
+        let report = load_set(&dir, &missing, &base).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(report.contains("bad.kdl:1:"), "{report}");
+        assert!(report.contains("nowhere"), "{report}");
+    }
 }
