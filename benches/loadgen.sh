@@ -63,6 +63,10 @@ write_config() {
 udp = ["127.0.0.1:$SB_PORT"]
 tcp = []
 
+[dialplan]
+# No IVR: every call goes straight to agent 1002 (the shipped dialplans need their queues).
+dir = "$WORK/no-dialplans"
+
 [log]
 level = "warn"
 
