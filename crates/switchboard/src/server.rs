@@ -142,6 +142,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     let directory = Arc::new(directory(config));
 
     let services = Arc::new(services(config, seed)?);
+    spawn_media_report(services.media.clone());
     let control = std::path::PathBuf::from(&config.control.socket);
     if let Err(err) = crate::control::serve(
         &control,
@@ -181,6 +182,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
     Ok(bound)
+}
+
+/// Logs what the media workers carried and dropped every 10 s (debug), like the SIP core does.
+fn spawn_media_report(media: Arc<MediaEngine>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            tracing::debug!(counters = %media.stats().summary(), "media state");
+        }
+    });
 }
 
 /// The media engine, the dialplans and the configuration calls act on.
