@@ -245,9 +245,10 @@ impl DecodePath {
         Ok(DecodePath {
             jitter,
             decoder: Dec(decoder),
-            fifo: VecDeque::with_capacity(tick_samples(rate) * 12),
-            // Room for the longest frame a peer may send (120 ms Opus at 48 kHz).
-            scratch: vec![0; 5760],
+            fifo: VecDeque::with_capacity(tick_samples(rate) * 4),
+            // Room for the longest frame a peer may send: 120 ms (Opus's longest packet; G.711
+            // phones send 60 ms at most) at the decoder's rate.
+            scratch: vec![0; tick_samples(rate) * 6],
             frame: vec![0; tick_samples(rate)],
             has_frame: false,
             rate,

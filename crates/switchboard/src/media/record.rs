@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,8 +26,11 @@ use super::{MediaEvent, MediaLegId, SessionId};
 
 /// Messages queued to the recorder thread (each carries about a second of audio at most).
 const HUB_QUEUE: usize = 8192;
-/// Ticks of audio a worker gathers before handing them over (one second).
-const CHUNK_TICKS: u64 = 50;
+/// Ticks of audio a worker gathers before handing them over (200 ms: small buffers per call,
+/// five messages a second per recording).
+const CHUNK_TICKS: u64 = 10;
+/// Ticks between two header updates of a file: what a crash can lose at most.
+const CHECKPOINT_TICKS: u32 = 25;
 /// Audio a tap keeps while the recorder thread is saturated, before it drops (and counts).
 const MAX_BACKLOG: Duration = Duration::from_secs(30);
 
@@ -191,8 +194,9 @@ impl StereoTap {
         if self.lbuf.is_empty() {
             return;
         }
-        let left = std::mem::take(&mut self.lbuf);
-        let right = std::mem::take(&mut self.rbuf);
+        let chunk = self.rate as usize / 50 * CHUNK_TICKS as usize;
+        let left = std::mem::replace(&mut self.lbuf, Vec::with_capacity(chunk));
+        let right = std::mem::replace(&mut self.rbuf, Vec::with_capacity(chunk));
         if let Err((left, right)) = hub.frames(self.id, left, right) {
             self.lbuf = left;
             self.rbuf = right;
@@ -218,7 +222,7 @@ impl MonoTap {
             Err(_) => self.pending.extend_from_slice(self.channel.last_output()),
         }
         self.written += Duration::from_millis(20);
-        if self.pending.len() >= 8000 {
+        if self.pending.len() >= 1600 {
             self.flush(hub);
         }
     }
@@ -261,8 +265,8 @@ impl Worker {
                 callee: b,
                 left: RecordingChannel::new(recording_rate(rate), Side::Caller),
                 right: RecordingChannel::new(recording_rate(rate), Side::Agent),
-                lbuf: Vec::with_capacity(rate as usize),
-                rbuf: Vec::with_capacity(rate as usize),
+                lbuf: Vec::with_capacity(rate as usize / 50 * CHUNK_TICKS as usize),
+                rbuf: Vec::with_capacity(rate as usize / 50 * CHUNK_TICKS as usize),
                 paused: false,
                 ticks: 0,
                 rate,
@@ -330,10 +334,11 @@ pub(crate) fn recording_rate(hz: u32) -> RecordingRate {
     }
 }
 
-/// A file being written by the recorder thread.
+/// A file being written by the recorder thread. No `BufWriter`: the recorder buffers a
+/// checkpoint's worth of samples itself and writes them in one call.
 enum Writer {
-    Stereo(StereoRecorder<BufWriter<File>>),
-    Mono(MonoRecorder<BufWriter<File>>),
+    Stereo(StereoRecorder<File>),
+    Mono(MonoRecorder<File>),
 }
 
 impl Writer {
@@ -455,8 +460,11 @@ fn create(path: &std::path::Path, rate: u32, stereo: bool) -> Result<Writer, Str
     {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let file = BufWriter::with_capacity(64 * 1024, File::create(path).map_err(|e| e.to_string())?);
-    let config = RecorderConfig::new(recording_rate(rate));
+    let file = File::create(path).map_err(|e| e.to_string())?;
+    let config = RecorderConfig {
+        checkpoint_frames: CHECKPOINT_TICKS,
+        ..RecorderConfig::new(recording_rate(rate))
+    };
     if stereo {
         StereoRecorder::create(file, config).map(Writer::Stereo)
     } else {
