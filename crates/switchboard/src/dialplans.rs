@@ -89,7 +89,11 @@ fn collect_wavs(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The `*.kdl` files of `dir`, in name order.
+/// The `*.kdl` files of `dir` except `*.journeys.kdl`, in name order.
+///
+/// Journeys files (`dialplan simulate --expect`) sit next to the dialplans they test, as the
+/// shipped `after-sales.journeys.kdl` does, but are not dialplans: `dialplan check` skips them,
+/// and so must the server, or it would refuse to start (or reload) on the shipped folder.
 ///
 /// # Errors
 /// When the folder or a file cannot be read.
@@ -97,7 +101,7 @@ pub fn read_sources(dir: &Path) -> std::io::Result<Vec<Source>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .filter(|p| is_dialplan_file(p))
         .collect();
     files.sort();
     files
@@ -110,6 +114,15 @@ pub fn read_sources(dir: &Path) -> std::io::Result<Vec<Source>> {
             Ok(Source { name, text })
         })
         .collect()
+}
+
+/// A `*.kdl` file that is not a `*.journeys.kdl`.
+fn is_dialplan_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.ends_with(".kdl") && !name.ends_with(".journeys.kdl")
 }
 
 /// Loads and checks the dialplans of `dir` with prompts from `sounds`; the error is the
@@ -251,4 +264,38 @@ fn fingerprint(dir: &Path, sounds: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journeys_files_are_not_read_as_dialplans() {
+        let dir = std::env::temp_dir().join(format!("sb-dialplans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("b.kdl"), "entry \"1\" start=\"s\"").unwrap();
+        std::fs::write(dir.join("a.journeys.kdl"), "journey \"x\" {}").unwrap();
+        std::fs::write(dir.join("notes.txt"), "not a dialplan").unwrap();
+        let names: Vec<String> = read_sources(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, ["b.kdl"]);
+    }
+
+    #[test]
+    fn the_shipped_folder_loads_as_check_loads_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let config = Config::default_embedded().unwrap();
+        let set = load_set(
+            &root.join("dialplans"),
+            &root.join("sounds"),
+            &check_context(&config),
+        )
+        .unwrap_or_else(|report| panic!("{report}"));
+        assert_eq!(set.entry_count(), 1);
+    }
 }
