@@ -398,26 +398,14 @@ impl Received {
             .collect()
     }
 
-    /// [`Received::dominant_over_time`] with the arrival time of each window's first packet,
-    /// to line what was heard up with what the test did meanwhile (a reload, a key press).
+    /// [`Received::audio_windows`] with the arrival time of each window's first packet, to line
+    /// what was heard up with what the test did meanwhile (a reload, a key press).
     #[must_use]
-    pub fn dominant_over_time_at(
-        &self,
-        packets: usize,
-        silence_rms: f64,
-    ) -> Vec<(Instant, Option<f64>)> {
+    pub fn audio_windows_at(&self, packets: usize) -> Vec<(Instant, Vec<i16>)> {
         let audio: Vec<&ReceivedPacket> = self.packets.iter().filter(|p| is_g711(&p.rtp)).collect();
         audio
             .chunks(packets.max(1))
-            .map(|chunk| {
-                let pcm = decode(chunk.iter().copied());
-                let heard = if rms(&pcm) < silence_rms {
-                    None
-                } else {
-                    dominant_frequency(&pcm, RATE_HZ)
-                };
-                (chunk[0].at, heard)
-            })
+            .map(|chunk| (chunk[0].at, decode(chunk.iter().copied())))
             .collect()
     }
 
@@ -746,10 +734,12 @@ mod tests {
         let r = received(&packets);
         let base = r.packets()[0].at;
         let at = |ms| base + Duration::from_millis(ms);
-        assert_eq!(
-            r.dominant_over_time_at(10, 200.0),
-            [(at(0), Some(440.0)), (at(500), Some(1000.0))]
-        );
+        let windows: Vec<(Instant, Option<f64>)> = r
+            .audio_windows_at(10)
+            .iter()
+            .map(|(t, pcm)| (*t, dominant_frequency(pcm, 8000)))
+            .collect();
+        assert_eq!(windows, [(at(0), Some(440.0)), (at(500), Some(1000.0))]);
         assert_eq!(r.longest_gap(at(0), at(10_000)), Duration::from_millis(320));
         assert_eq!(
             r.longest_gap(at(440), at(10_000)),
