@@ -12,8 +12,10 @@
 //! * [`sip_log`]: the SIP messages (and their SDP) in a SIPp message log;
 //! * [`recording`]: the switch's stereo WAV recordings, and WAV prompts for it to play;
 //! * [`phone`]: agents' and callers' phones, SIPp for the signalling and an endpoint for media;
-//! * [`ivr`]: the shipped prompts and dialplan, for the tests of the live IVR.
+//! * [`ivr`]: the shipped prompts and dialplan, for the tests of the live IVR;
+//! * [`crm`]: an HTTP server playing the CRM the dialplan's `http` verb talks to.
 
+pub mod crm;
 pub mod endpoint;
 pub mod ivr;
 pub mod pcap;
