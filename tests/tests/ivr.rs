@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use switchboard_tests::crm::Crm;
 use switchboard_tests::endpoint::{Plan, Received, RtpEndpoint};
 use switchboard_tests::ivr::{always_open, heard_prompt, prompt_length, replace_once, rfc3339_utc};
 use switchboard_tests::phone::{Caller, answering_agent, ringing_agent};
@@ -934,4 +935,104 @@ fn a_changed_file_is_reloaded_when_the_folder_is_watched() {
         tail(&sb)
     );
     assert_goodbye(&sb, "+33180000003", "watched");
+}
+
+/// An entry that looks the caller up in the CRM, then goes to the shipped callback step.
+const CALLBACK_ENTRY: &str = r#"
+entry "+33180000008" start="crm-callback"
+step "crm-callback" {
+    answer
+    http "GET" "http://CRM/customers?phone=${caller_id}" timeout="1500ms" {
+        set "customer" "$.name"
+        set "customer_id" "$.id"
+    }
+    log "customer ${customer_id} is ${customer}"
+    goto "callback"
+}
+"#;
+
+#[test]
+fn a_callback_number_is_read_said_back_and_booked_with_the_crm() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let crm = Crm::start(r#"{"name":"Dupont","id":"C-42"}"#, Duration::from_secs(40))
+        .expect("CRM server");
+    let plan = format!("{}{CALLBACK_ENTRY}", open_copy())
+        .replace("127.0.0.1:8089", &crm.addr().to_string())
+        .replace("http://CRM/", &format!("http://{}/", crm.addr()));
+    let sb = ivr_switch(Dialplans::Copy(plan), |c| c);
+    // The number is typed over the prompt that asks for it; it is said back digit by digit
+    // (short fragments), then '1' confirms.
+    let number = "0612345678";
+    let typed: Vec<(char, Duration)> = number
+        .chars()
+        .zip(0u32..)
+        .map(|(d, i)| (d, Duration::from_millis(1000 + 250 * u64::from(i))))
+        .collect();
+    let read_done = typed.last().map_or(Duration::ZERO, |k| k.1) + KEY_LENGTH;
+    let said: Duration = number
+        .chars()
+        .map(|d| prompt_length("fr", &format!("say/{d}")))
+        .sum();
+    let said_back = prompt_length("fr", "you-entered") + said;
+    let confirm = read_done.max(prompt_length("fr", "enter-callback-number")) + said_back + MARGIN;
+    let mut keys = typed;
+    keys.push(('1', confirm));
+    let length = confirm + prompt_length("fr", "callback-confirmed") + Duration::from_secs(4);
+    let voice = voice(&keys, length);
+    let (caller, heard) = Caller::call(
+        sb.sip,
+        "ivr_caller_hung_up.xml",
+        "+33180000008",
+        voice,
+        None,
+        &[],
+    )
+    .finish();
+    let why = || explain(&sb, &[("caller", &caller)]) + &format!("\nCRM: {:?}", crm.requests());
+    assert!(
+        caller.ok(),
+        "the caller was not hung up by the dialplan\n{}",
+        why()
+    );
+    let id = call_id(&caller);
+    assert!(logged(&sb, &id, "customer C-42 is Dupont"), "{}", why());
+    assert!(
+        logged(&sb, &id, "dialplan hangs up cause=callback"),
+        "{}",
+        why()
+    );
+
+    // What the caller heard: asked, told back the ten digits, asked to confirm, confirmed.
+    let audio = heard.audio();
+    let entered = assert_heard(&audio, "fr", "you-entered", &why);
+    let confirm_menu = assert_heard(&audio, "fr", "confirm-number", &why);
+    assert_heard(&audio, "fr", "callback-confirmed", &why);
+    let gap = Duration::from_secs_f64(
+        f64::from(u32::try_from(confirm_menu.saturating_sub(entered)).unwrap_or(u32::MAX))
+            / f64::from(RATE),
+    );
+    let off = gap.abs_diff(said_back);
+    assert!(
+        off < Duration::from_millis(300),
+        "said back in {gap:?}, not {said_back:?}"
+    );
+
+    // What the CRM was told: the lookup, then the booking.
+    let requests = crm.requests();
+    let [lookup, booking] = requests.as_slice() else {
+        panic!("the CRM got {requests:?}\n{}", why());
+    };
+    assert_eq!(lookup.method, "GET");
+    assert!(
+        lookup.target.starts_with("/customers?phone=") && lookup.target.ends_with("33612345678")
+    );
+    assert_eq!(
+        (booking.method.as_str(), booking.target.as_str()),
+        ("POST", "/callbacks")
+    );
+    assert_eq!(booking.content_type.as_deref(), Some("application/json"));
+    let expected = format!(r#"{{"number":"{number}","language":"fr","caller":"+33612345678"}}"#);
+    assert_eq!(booking.body, expected, "{}", why());
 }
