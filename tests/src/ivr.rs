@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::recording::Recording;
 use crate::signal::{Match, find, rms};
-use crate::workspace;
+use crate::{binary, workspace};
 
 /// One RTP packet of G.711: prompts are played in steps of it.
 const PACKET: usize = 160;
@@ -77,6 +77,73 @@ pub fn heard_prompt(heard: &[i16], language: &str, name: &str) -> Option<Match> 
         .map_or(0, |i| i * PACKET);
     let excerpt = samples.get(start..start + EXCERPT)?;
     find(heard, excerpt, PACKET)
+}
+
+/// The shipped `dialplans/after-sales.kdl`.
+///
+/// # Panics
+/// When it does not read.
+#[must_use]
+pub fn shipped_dialplan() -> String {
+    std::fs::read_to_string(workspace().join("dialplans/after-sales.kdl"))
+        .expect("the shipped dialplan reads")
+}
+
+/// A caller's keys through the shipped plan's first two menus, each with when it is pressed
+/// from the start of the call's audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// `(key, when)`, in time order.
+    pub keys: Vec<(char, Duration)>,
+    /// When the caller is in the queue: the menus answered and please-hold played.
+    pub queued: Duration,
+}
+
+/// The keys of a caller who picks `language` (`'1'` French, `'2'` English) and then `choice`
+/// in the main menu: the first `margin` after the welcome (which a key cannot interrupt) has
+/// ended, so into the language menu; the next `margin` later, into the main menu.
+#[must_use]
+pub fn to_queue(language: char, choice: char, margin: Duration) -> Keys {
+    let lang = if language == '2' { "en" } else { "fr" };
+    let first = prompt_length("fr", "welcome") + margin;
+    let second = first + margin;
+    Keys {
+        keys: vec![(language, first), (choice, second)],
+        queued: second + prompt_length(lang, "please-hold"),
+    }
+}
+
+/// A dialplan entry for `number` that answers, says goodbye and hangs up with `cause` (also
+/// its step's name): an entry whose calls show at once which dialplan set routed them.
+#[must_use]
+pub fn goodbye_entry(number: &str, cause: &str) -> String {
+    format!(
+        "\nentry \"{number}\" start=\"{cause}\"\nstep \"{cause}\" {{\n    answer\n    \
+         play \"goodbye\"\n    hangup cause=\"{cause}\"\n}}\n"
+    )
+}
+
+/// The journey `switchboard dialplan simulate` prints for a call from +33612345678 to `to`
+/// at `at` pressing `keys` (`"1,2"`), through the shipped configuration and dialplans.
+///
+/// # Errors
+/// What it printed when it failed.
+///
+/// # Panics
+/// When the binary cannot be run.
+pub fn simulate(at: SystemTime, to: &str, keys: &str) -> Result<String, String> {
+    let out = std::process::Command::new(binary())
+        .args(["dialplan", "simulate", "--to", to, "--from", "+33612345678"])
+        .args(["--digits", keys, "--at", &rfc3339_utc(at)])
+        .current_dir(workspace())
+        .output()
+        .expect("switchboard dialplan simulate runs");
+    let journey = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(journey)
+    } else {
+        Err(format!("{journey}{}", String::from_utf8_lossy(&out.stderr)))
+    }
 }
 
 /// What is wrong with a dialplan a test tried to edit.
@@ -206,6 +273,24 @@ mod tests {
             "a max=2 b"
         );
         assert!(replace_once("a", "max=1", "max=2").is_err());
+    }
+
+    #[test]
+    fn keys_to_a_queue_follow_the_prompts_and_an_entry_is_a_whole_step() {
+        let margin = Duration::from_secs(2);
+        let keys = to_queue('2', '3', margin);
+        let first = prompt_length("fr", "welcome") + margin;
+        assert_eq!(keys.keys, [('2', first), ('3', first + margin)]);
+        assert_eq!(
+            keys.queued,
+            first + margin + prompt_length("en", "please-hold")
+        );
+        let entry = goodbye_entry("+331", "bye");
+        assert!(
+            entry.contains("entry \"+331\" start=\"bye\"")
+                && entry.contains("hangup cause=\"bye\"")
+        );
+        assert_eq!(entry.matches('{').count(), entry.matches('}').count());
     }
 
     #[test]

@@ -154,6 +154,25 @@ pub fn wav_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The WAV files under `dir` at any depth (none if it does not exist), each folder's sorted by
+/// name: where a switch wrote files, wherever it wrote them.
+#[must_use]
+pub fn wav_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = wav_files(dir);
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        files.extend(wav_files_under(&folder));
+    }
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +229,10 @@ mod tests {
             Err(WavError::Hound { .. })
         ));
         assert!(wav_files(&dir.path().join("missing")).is_empty());
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        write_mono(&deep.join("deep.wav"), &pcm, 8000).unwrap();
+        assert_eq!(wav_files_under(dir.path()), [path, deep.join("deep.wav")]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use switchboard_media::g711::{SAMPLES_PER_20MS, alaw, ulaw};
 
-use crate::signal::{Dbm0, tone};
+use crate::signal::{Dbm0, dtmf_tone, tone};
 
 /// RTP payload type 0, PCMU (RFC 3551 §6, Table 4).
 pub const PCMU: u8 = 0;
@@ -274,6 +274,34 @@ impl RtpStream {
     #[must_use]
     pub fn pcma_samples(pcm: &[i16]) -> RtpStream {
         RtpStream::from_pcm(PCMA, pcm)
+    }
+
+    /// `length` of silence with `keys` as in-band Q.23 tone pairs (each tone at `level`, held
+    /// `key_length`), as G.711 A-law: a phone that knows no RFC 4733.
+    ///
+    /// # Errors
+    /// [`RtpError::NotADigit`], or [`RtpError::DigitOutOfRange`] when a key runs past the end.
+    pub fn pcma_inband_keys(
+        keys: &[(char, Duration)],
+        key_length: Duration,
+        length: Duration,
+        level: Dbm0,
+    ) -> Result<RtpStream, RtpError> {
+        let samples = |d: Duration| usize::try_from(d.as_millis()).unwrap_or(usize::MAX) * 8;
+        let mut pcm = vec![0i16; samples(length)];
+        for &(key, at) in keys {
+            let pair = dtmf_tone(key, level, samples(key_length), RATE_HZ)
+                .ok_or(RtpError::NotADigit(key))?;
+            let slot = pcm
+                .get_mut(samples(at)..samples(at).saturating_add(pair.len()))
+                .ok_or(RtpError::DigitOutOfRange {
+                    digit: key,
+                    at_ms: at.as_millis(),
+                    len_ms: length.as_millis(),
+                })?;
+            slot.copy_from_slice(&pair);
+        }
+        Ok(RtpStream::pcma_samples(&pcm))
     }
 
     fn tone(payload_type: u8, freq_hz: f64, seconds: f64, level: Dbm0) -> RtpStream {
@@ -612,6 +640,39 @@ mod tests {
         assert!(matches!(
             late_then_early,
             Err(RtpError::DigitOutOfRange { digit: '2', .. })
+        ));
+    }
+
+    #[test]
+    fn inband_keys_are_tone_pairs_where_asked_and_silence_elsewhere() {
+        use crate::signal::goertzel_power;
+        let ms = Duration::from_millis;
+        let s =
+            RtpStream::pcma_inband_keys(&[('5', ms(200))], ms(120), ms(1000), Dbm0(-10.0)).unwrap();
+        assert_eq!(s.packets().len(), 50);
+        let pcm: Vec<i16> = s
+            .packets()
+            .iter()
+            .flat_map(|p| RtpPacket::parse(&p.bytes).unwrap().payload)
+            .map(alaw::decode)
+            .collect();
+        let key = &pcm[1600..2560];
+        assert!(
+            goertzel_power(key, 770.0, RATE_HZ) > 1e6 && goertzel_power(key, 1336.0, RATE_HZ) > 1e6
+        );
+        assert!(
+            pcm[..1600]
+                .iter()
+                .chain(&pcm[2560..])
+                .all(|&x| x.abs() <= 8)
+        );
+        assert_eq!(
+            RtpStream::pcma_inband_keys(&[('x', ms(0))], ms(100), ms(500), Dbm0(-10.0)),
+            Err(RtpError::NotADigit('x'))
+        );
+        assert!(matches!(
+            RtpStream::pcma_inband_keys(&[('1', ms(450))], ms(100), ms(500), Dbm0(-10.0)),
+            Err(RtpError::DigitOutOfRange { digit: '1', .. })
         ));
     }
 

@@ -125,6 +125,18 @@ pub fn tone_stretches(samples: &[i16], freq_hz: f64, rate_hz: u32) -> usize {
         .count()
 }
 
+/// How much of the power of `samples` is at `freq_hz`: 1.0 for that tone alone, near 0 for
+/// anything else, 0 for near-silence (RMS under 200). One Goertzel filter, where
+/// [`dominant_frequency`] runs 321: for telling "the music" from "not the music" many times.
+#[must_use]
+pub fn share(samples: &[i16], freq_hz: f64, rate_hz: u32) -> f64 {
+    let power = rms(samples).powi(2);
+    if power < 200.0 * 200.0 {
+        return 0.0;
+    }
+    goertzel_power(samples, freq_hz, rate_hz) / power
+}
+
 /// ITU-T Q.23: the low-group (row) and high-group (column) frequencies of a key, in Hz.
 #[must_use]
 pub fn dtmf_frequencies(key: char) -> Option<(f64, f64)> {
@@ -350,6 +362,21 @@ mod tests {
         assert_eq!(tone_stretches(&pcm, 1100.0, 8000), 10);
         assert_eq!(tone_stretches(&pcm, 600.0, 8000), 5);
         assert_eq!(tone_stretches(&[], 600.0, 8000), 0);
+    }
+
+    #[test]
+    fn the_share_of_a_tone_is_one_alone_and_small_beside_a_louder_one() {
+        let a = tone(440.0, 6000.0, 1600, 8000);
+        assert!((share(&a, 440.0, 8000) - 1.0).abs() < 0.01);
+        assert!(share(&a, 600.0, 8000) < 0.01);
+        let b = tone(1100.0, 12_000.0, 1600, 8000);
+        let mix: Vec<i16> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        assert!(
+            (share(&mix, 440.0, 8000) - 0.2).abs() < 0.02,
+            "{}",
+            share(&mix, 440.0, 8000)
+        );
+        assert_eq!(share(&tone(440.0, 100.0, 1600, 8000), 440.0, 8000), 0.0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The live IVR end to end: callers go through the shipped after-sales dialplan on the real
 //! binary, press keys the three ways phones do, reach queues whose agents ring, leave
-//! voicemail, and a reload under load drops no call.
+//! voicemail or book a callback with a CRM, and reloads (control socket, SIGHUP, a watched
+//! folder, a broken file) drop no call. What they share is in `ivr/support.rs`.
 //!
 //! Who plays whom ([`switchboard_tests::phone`]):
 //! * **Callers** are SIPp for the signalling; their media is an endpoint of this test (the SDP
@@ -23,246 +24,22 @@
 //! is bounded and waits for an event (a SIP message, a log line, a file); a caller's `-d` is how
 //! long a person stays on the line.
 
-use std::net::SocketAddrV4;
+#[path = "ivr/support.rs"]
+mod support;
+
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use support::*;
 use switchboard_tests::crm::Crm;
 use switchboard_tests::endpoint::{Plan, Received, RtpEndpoint};
-use switchboard_tests::ivr::{always_open, heard_prompt, prompt_length, replace_once, rfc3339_utc};
+use switchboard_tests::ivr::{self, goodbye_entry, heard_prompt, prompt_length, replace_once};
 use switchboard_tests::phone::{Caller, answering_agent, ringing_agent};
-use switchboard_tests::recording::{self, Recording, wait_for_wav};
+use switchboard_tests::recording::{self, wait_for_wav};
 use switchboard_tests::rtp::RtpStream;
-use switchboard_tests::signal::{
-    Dbm0, dominant_frequency, dtmf_tone, goertzel_power, rms, tone, tone_stretches,
-};
+use switchboard_tests::signal::{dominant_frequency, rms};
 use switchboard_tests::sip_log::{self, Direction};
-use switchboard_tests::{
-    Config, Sipp, SippResult, Switchboard, binary, free_port, require_tool, tempdir, workspace,
-};
-
-/// The shipped after-sales line.
-const IVR: &str = "+33180000000";
-/// Every tone's level: normal speech on a telephone line.
-const LEVEL: Dbm0 = Dbm0(-10.0);
-const RATE: u32 = 8000;
-/// The caller's voice (clear of the 1000 Hz voicemail beep and of every DTMF frequency), the
-/// answering agent's voice, the music on hold.
-const CALLER_HZ: f64 = 1100.0;
-const AGENT_HZ: f64 = 600.0;
-const MOH_HZ: f64 = 440.0;
-const TOLERANCE_HZ: f64 = 10.0;
-/// How long a key is held (phones send 100–250 ms).
-const KEY_LENGTH: Duration = Duration::from_millis(100);
-/// A key comes this long after the uninterruptible prompt before it has ended, and the next
-/// one this long into the menu it opened: room for a loaded machine on both sides.
-const MARGIN: Duration = Duration::from_secs(2);
-/// How long a menu waits for a key once its prompt has played (`timeout=5` in the shipped plan).
-const MENU_TIMEOUT: Duration = Duration::from_secs(5);
-/// The beep before a voicemail records (`switchboard_media::prompt::BEEP_MS`).
-const BEEP: Duration = Duration::from_millis(250);
-/// How long agents' SIPp may take to finish once the caller has (a CANCEL or BYE is relayed in
-/// milliseconds; this only keeps a failed call from waiting out their -timeout).
-const AFTER_CALLER: Duration = Duration::from_secs(5);
-/// The least a prompt must correlate with what the caller heard to count as heard (the same
-/// prompt through G.711 scores above 0.99, another one below 0.5).
-const HEARD: f64 = 0.9;
-
-/// Where a switch's dialplans come from.
-enum Dialplans {
-    /// The repository's dialplans/ folder, as shipped.
-    Shipped,
-    /// This text as `dialplans/after-sales.kdl` in the switch's own folder (a test may edit it).
-    Copy(String),
-}
-
-/// The shipped dialplan, open around the clock.
-fn open_copy() -> String {
-    let shipped = std::fs::read_to_string(workspace().join("dialplans/after-sales.kdl"))
-        .expect("shipped dialplan");
-    always_open(&shipped).expect("the shipped dialplan has its hours")
-}
-
-/// A switch for IVR tests: its own RTP ports, recordings, voicemail folder and control socket,
-/// the shipped prompts, music on hold that is a plain 440 Hz tone (easy to tell from anything
-/// else), and no folder watching (reloads happen when a test asks); then `edit`.
-fn ivr_switch(dialplans: Dialplans, edit: impl FnOnce(Config) -> Config) -> Switchboard {
-    let range = rtp_range();
-    let quoted = |p: PathBuf| format!("{:?}", p.display().to_string());
-    let config = Config::shipped()
-        .set("media", "rtp_port_min", &range.0.to_string())
-        .set("media", "rtp_port_max", &range.1.to_string())
-        .file("moh/music.wav", music_on_hold())
-        .set_path("media", "moh_dir", "moh")
-        .set_path("recording", "path", "rec/{call_id}.wav")
-        .set_path("recording", "voicemail_dir", "voicemail")
-        .set_path("control", "socket", "switchboard.ctl")
-        .set("dialplan", "sounds", &quoted(workspace().join("sounds")))
-        .set("dialplan", "watch", "false");
-    let config = match dialplans {
-        Dialplans::Shipped => config.set("dialplan", "dir", &quoted(workspace().join("dialplans"))),
-        Dialplans::Copy(text) => {
-            config
-                .file("dialplans/after-sales.kdl", text)
-                .set_path("dialplan", "dir", "dialplans")
-        }
-    };
-    Switchboard::start_config(edit(config))
-}
-
-/// 200 ports of 10000–19999 that no other switch of this test process uses (media.rs uses
-/// 20000–29999; the pool skips a port someone else holds anyway).
-fn rtp_range() -> (u16, u16) {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let slot = (u16::try_from(std::process::id() % 10).unwrap_or(0) * 5 + n) % 50;
-    (10_000 + slot * 200, 10_000 + slot * 200 + 199)
-}
-
-/// Two seconds of 440 Hz as an 8 kHz mono WAV.
-fn music_on_hold() -> Vec<u8> {
-    let dir = tempdir::Dir::new("ivr-moh");
-    let path = dir.path().join("music.wav");
-    let music = tone(MOH_HZ, LEVEL.amplitude(), 2 * 8000, RATE);
-    recording::write_mono(&path, &music, RATE).expect("moh wav");
-    std::fs::read(&path).expect("moh bytes")
-}
-
-/// A caller's keys, each with when it is pressed from the start of the call's audio.
-struct Keys {
-    keys: Vec<(char, Duration)>,
-    /// When the caller is in the queue (the last prompt before it has played).
-    queued: Duration,
-}
-
-/// The language key during the language menu, then `choice` during the main menu.
-fn to_queue(language: char, choice: char) -> Keys {
-    let lang = if language == '2' { "en" } else { "fr" };
-    let first = prompt_length("fr", "welcome") + MARGIN;
-    let second = first + MARGIN;
-    Keys {
-        keys: vec![(language, first), (choice, second)],
-        queued: second + prompt_length(lang, "please-hold"),
-    }
-}
-
-/// The caller's voice for `length`, with `keys` as RFC 4733 events.
-fn voice(keys: &[(char, Duration)], length: Duration) -> RtpStream {
-    RtpStream::pcma_tone(CALLER_HZ, length.as_secs_f64(), LEVEL)
-        .with_rfc4733_keys(keys, KEY_LENGTH)
-        .expect("keys fit the call")
-}
-
-/// Calls the IVR with `ivr_caller.xml`: `keys`, then the caller hangs up at `hold`.
-fn ivr_caller(sb: &Switchboard, keys: &[(char, Duration)], hold: Duration) -> Caller {
-    let voice = voice(keys, hold + MARGIN);
-    Caller::call(sb.sip, "ivr_caller.xml", IVR, voice, Some(hold), &[])
-}
-
-/// The end of the switch's log, for assertion messages.
-fn tail(sb: &Switchboard) -> String {
-    let log = sb.log();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.contains("RTP source")).collect();
-    let from = lines.len().saturating_sub(120);
-    format!(
-        "--- switch log (last 120 lines) ---\n{}",
-        lines[from..].join("\n")
-    )
-}
-
-/// SIPp runs and the switch's log, for assertion messages.
-fn explain(sb: &Switchboard, runs: &[(&str, &SippResult)]) -> String {
-    let mut out = String::new();
-    for (who, run) in runs {
-        out.push_str(&format!("{who}: {:?}\n{}\n", run.flow(), run.errors));
-    }
-    out + &tail(sb)
-}
-
-/// How many `method` requests a SIPp run received.
-fn got(run: &SippResult, method: &str) -> usize {
-    sip_log::requests(&run.messages, Direction::Received, method).len()
-}
-
-/// The Call-ID of a caller's call.
-fn call_id(caller: &SippResult) -> String {
-    sip_log::call_id(&caller.messages)
-        .unwrap_or_else(|| panic!("no INVITE in the caller's log:\n{}", caller.messages))
-}
-
-/// Whether the switch logged a line about call `id` that contains `what`.
-fn logged(sb: &Switchboard, id: &str, what: &str) -> bool {
-    let call = format!("call_id={id} ");
-    sb.log()
-        .lines()
-        .any(|l| l.contains(&call) && l.contains(what))
-}
-
-fn queued_in(sb: &Switchboard, id: &str, queue: &str) -> bool {
-    logged(sb, id, &format!("caller queued queue=\"{queue}\""))
-}
-
-/// How far apart two agents' phones received their INVITEs.
-fn invites_apart(a: &SippResult, b: &SippResult) -> Duration {
-    let stamp = |r: &SippResult| {
-        sip_log::requests(&r.messages, Direction::Received, "INVITE")
-            .first()
-            .and_then(|m| m.stamp.clone())
-            .unwrap_or_else(|| panic!("no INVITE:\n{}", r.messages))
-    };
-    let (x, y) = (stamp(a), stamp(b));
-    x.since(&y).max(y.since(&x))
-}
-
-/// Asserts the caller heard the shipped prompt `lang/name`; where in what it heard.
-fn assert_heard(heard: &[i16], lang: &str, name: &str, why: &dyn Fn() -> String) -> usize {
-    let found = heard_prompt(heard, lang, name);
-    assert!(
-        found.is_some_and(|m| m.correlation >= HEARD),
-        "the caller did not hear {lang}/{name}: best match {found:?}\n{}",
-        why()
-    );
-    found.map_or(0, |m| m.offset)
-}
-
-fn is_tone(heard: Option<f64>, hz: f64) -> bool {
-    heard.is_some_and(|f| (f - hz).abs() <= TOLERANCE_HZ)
-}
-
-/// How much of the power of `pcm` is at `hz` (1.0 for that tone alone; 0 for silence): one
-/// Goertzel filter, where a dominant-frequency scan would run 321 of them.
-fn share(pcm: &[i16], hz: f64) -> f64 {
-    let power = rms(pcm).powi(2);
-    if power < 200.0 * 200.0 {
-        return 0.0;
-    }
-    goertzel_power(pcm, hz, RATE) / power
-}
-
-/// Asserts `path` is a finished mono 8 kHz voicemail of at least 2 s holding the caller's voice.
-fn assert_voicemail(path: &std::path::Path, why: &dyn Fn() -> String) -> Recording {
-    let rec = wait_for_wav(path, Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("{e}\n{}", why()));
-    assert_eq!(
-        (rec.channels.len(), rec.sample_rate),
-        (1, RATE),
-        "a voicemail is mono 8 kHz"
-    );
-    let voice = tone_stretches(rec.left(), CALLER_HZ, RATE);
-    let lasts = rec.duration();
-    assert!(
-        voice >= 15,
-        "{voice} × 100 ms of the caller's voice in {lasts:?} of voicemail\n{}",
-        why()
-    );
-    assert!(
-        is_tone(dominant_frequency(rec.left(), RATE), CALLER_HZ),
-        "{}",
-        why()
-    );
-    rec
-}
+use switchboard_tests::{Sipp, SippResult, Switchboard, free_port, require_tool, tempdir};
 
 #[test]
 fn shipped_ivr_reaches_a_french_queue_by_phone() {
@@ -386,30 +163,14 @@ fn shipped_ivr_reaches_a_french_queue_by_phone() {
 /// Whether the shipped dialplan, fed `keys` at `at`, reaches its main menu (open) rather than
 /// its closed menu: `dialplan simulate`, the interpreter the server runs.
 fn simulated_open(at: SystemTime, keys: &str) -> bool {
-    let at = rfc3339_utc(at);
-    let out = Command::new(binary())
-        .args([
-            "dialplan",
-            "simulate",
-            "--to",
-            IVR,
-            "--from",
-            "+33612345678",
-        ])
-        .args(["--digits", keys, "--at", &at])
-        .current_dir(workspace())
-        .output()
-        .expect("simulate runs");
-    let journey = String::from_utf8_lossy(&out.stdout);
-    let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "simulate failed: {journey}{errors}");
+    let journey = ivr::simulate(at, IVR, keys).unwrap_or_else(|e| panic!("simulate: {e}"));
     match (
         journey.contains("\nstep main-menu\n"),
         journey.contains("\nstep closed\n"),
     ) {
         (true, false) => true,
         (false, true) => false,
-        _ => panic!("simulate at {at} reached neither the main nor the closed menu:\n{journey}"),
+        _ => panic!("simulate reached neither the main nor the closed menu:\n{journey}"),
     }
 }
 
@@ -464,23 +225,6 @@ fn shipped_ivr_follows_the_clock() {
         assert_heard(&audio, "fr", "voicemail-greeting", &why);
         assert_voicemail(&voicemail, &why);
     }
-}
-
-/// Writes `stream` as a pcap SIPp replays (its addresses are placeholders SIPp replaces).
-fn write_pcap(dir: &tempdir::Dir, name: &str, stream: &RtpStream) -> String {
-    let path = dir.path().join(name);
-    let placeholder: SocketAddrV4 = "127.0.0.1:6000".parse().expect("address");
-    switchboard_tests::pcap::write_rtp_file(&path, stream, placeholder, placeholder)
-        .expect("write pcap");
-    path.display().to_string()
-}
-
-/// A SIPp caller to the IVR playing `pcap` from its own media port, hanging up at `hold`.
-fn pcap_caller(sb: &Switchboard, scenario: &str, pcap: &str, hold: Duration) -> Sipp {
-    let (media_port, hold) = (free_port().to_string(), hold.as_millis().to_string());
-    Sipp::new(scenario, Some(sb.sip), free_port())
-        .arg(&["-s", IVR, "-mp", &media_port, "-key", "pcap", pcap])
-        .arg(&["-d", &hold, "-timeout", "40s"])
 }
 
 #[test]
@@ -584,14 +328,6 @@ fn queue_overflows_to_voicemail_when_nobody_answers() {
         "{lasts:.2} s of voicemail for 3 s of talk\n{}",
         why()
     );
-}
-
-/// A dialplan entry that answers, says goodbye and hangs up with `cause`.
-fn goodbye_entry(number: &str, cause: &str) -> String {
-    format!(
-        "\nentry \"{number}\" start=\"{cause}\"\nstep \"{cause}\" {{\n    answer\n    \
-         play \"goodbye\"\n    hangup cause=\"{cause}\"\n}}\n"
-    )
 }
 
 /// Calls a [`goodbye_entry`]: answered, hears goodbye, hung up by the dialplan with `cause`.
@@ -774,17 +510,6 @@ fn reload_during_live_calls_drops_none() {
     assert_eq!(got(&agent, "CANCEL"), 3, "{:?}", agent.flow());
 }
 
-/// Silence with `keys` as Q.23 tone pairs of 120 ms, as PCMA.
-fn inband_keys(keys: &[(char, Duration)], length: Duration) -> RtpStream {
-    let at = |d: Duration| usize::try_from(d.as_millis()).unwrap_or(usize::MAX) * 8;
-    let mut pcm = vec![0i16; at(length)];
-    for &(key, when) in keys {
-        let pair = dtmf_tone(key, LEVEL, at(Duration::from_millis(120)), RATE).expect("a key");
-        pcm[at(when)..at(when) + pair.len()].copy_from_slice(&pair);
-    }
-    RtpStream::pcma_samples(&pcm)
-}
-
 #[test]
 fn sip_info_and_inband_digits_drive_the_menu() {
     if !require_tool("sipp") {
@@ -820,7 +545,13 @@ fn sip_info_and_inband_digits_drive_the_menu() {
     let pcap = write_pcap(
         &data,
         "inband.pcap",
-        &inband_keys(&keys.keys, hold + MARGIN),
+        &RtpStream::pcma_inband_keys(
+            &keys.keys,
+            KEY_LENGTH + KEY_LENGTH / 5,
+            hold + MARGIN,
+            LEVEL,
+        )
+        .expect("keys fit the call"),
     );
     let inband = pcap_caller(&sb, "ivr_caller_inband.xml", &pcap, hold).spawn();
     let (info, heard) = info.finish();
@@ -856,17 +587,6 @@ fn sip_info_and_inband_digits_drive_the_menu() {
     );
 }
 
-/// Every WAV under `dir`, at any depth.
-fn wavs_under(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = recording::wav_files(dir);
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            out.extend(wavs_under(&entry.path()));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_call_id_chosen_by_the_caller_cannot_take_the_voicemail_out_of_its_folder() {
     if !require_tool("sipp") {
@@ -898,7 +618,7 @@ fn a_call_id_chosen_by_the_caller_cannot_take_the_voicemail_out_of_its_folder() 
     let name = id.trim_start_matches("../");
     // The file was created when the recording started, during the call.
     let voicemail_dir = sb.path("voicemail");
-    let strays: Vec<PathBuf> = wavs_under(sb.dir.path())
+    let strays: Vec<PathBuf> = recording::wav_files_under(sb.dir.path())
         .into_iter()
         .filter(|p| !p.starts_with(&voicemail_dir) && !p.starts_with(sb.path("moh")))
         .collect();
