@@ -197,6 +197,14 @@ impl Switchboard {
         std::fs::read_to_string(self.dir.path().join("switchboard.log")).unwrap_or_default()
     }
 
+    /// The last `lines` lines of its log, for assertion messages (a whole debug log is long).
+    #[must_use]
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -35,7 +35,7 @@ pub fn register(sb: &Switchboard, extension: &str, port: u16) {
         "REGISTER of {extension} failed: {:?}\n{}\n{}",
         result.flow(),
         result.errors,
-        sb.log()
+        sb.log_tail(100)
     );
 }
 
