@@ -398,6 +398,34 @@ impl Received {
             .collect()
     }
 
+    /// [`Received::audio_windows`] with the arrival time of each window's first packet, to line
+    /// what was heard up with what the test did meanwhile (a reload, a key press).
+    #[must_use]
+    pub fn audio_windows_at(&self, packets: usize) -> Vec<(Instant, Vec<i16>)> {
+        let audio: Vec<&ReceivedPacket> = self.packets.iter().filter(|p| is_g711(&p.rtp)).collect();
+        audio
+            .chunks(packets.max(1))
+            .map(|chunk| (chunk[0].at, decode(chunk.iter().copied())))
+            .collect()
+    }
+
+    /// The longest time between two consecutive audio packets that arrived in `[from, to)`
+    /// (zero with fewer than two): a stream that stopped, even for a moment, shows here.
+    #[must_use]
+    pub fn longest_gap(&self, from: Instant, to: Instant) -> Duration {
+        let times: Vec<Instant> = self
+            .packets
+            .iter()
+            .filter(|p| is_g711(&p.rtp) && p.at >= from && p.at < to)
+            .map(|p| p.at)
+            .collect();
+        times
+            .windows(2)
+            .map(|w| w[1].saturating_duration_since(w[0]))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
     /// The key presses, in the order their first packet arrived.
     #[must_use]
     pub fn key_presses(&self) -> Vec<KeyPress> {
@@ -689,6 +717,35 @@ mod tests {
                 Some(440.0)
             ]
         );
+    }
+
+    #[test]
+    fn windows_carry_their_arrival_time_and_gaps_are_measured_inside_a_span() {
+        let streams = [
+            RtpStream::pcma_tone(440.0, 0.2, Dbm0(-10.0)),
+            RtpStream::pcma_tone(1000.0, 0.2, Dbm0(-10.0)),
+        ];
+        let mut packets = Vec::new();
+        for (i, p) in streams.iter().flat_map(RtpStream::packets).enumerate() {
+            // 20 ms apart, with one 300 ms hole before the 8th packet.
+            let ms = 20 * u64::try_from(i).unwrap() + if i >= 7 { 300 } else { 0 };
+            packets.push((ms, RtpPacket::parse(&p.bytes).unwrap()));
+        }
+        let r = received(&packets);
+        let base = r.packets()[0].at;
+        let at = |ms| base + Duration::from_millis(ms);
+        let windows: Vec<(Instant, Option<f64>)> = r
+            .audio_windows_at(10)
+            .iter()
+            .map(|(t, pcm)| (*t, dominant_frequency(pcm, 8000)))
+            .collect();
+        assert_eq!(windows, [(at(0), Some(440.0)), (at(500), Some(1000.0))]);
+        assert_eq!(r.longest_gap(at(0), at(10_000)), Duration::from_millis(320));
+        assert_eq!(
+            r.longest_gap(at(440), at(10_000)),
+            Duration::from_millis(20)
+        );
+        assert_eq!(r.longest_gap(at(0), at(1)), Duration::ZERO);
     }
 
     #[test]

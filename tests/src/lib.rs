@@ -10,10 +10,16 @@
 //! * [`endpoint`]: a phone's media in the test process (receive, decode, answer);
 //! * [`signal`]: Goertzel power, dominant frequency and level, to say what was heard;
 //! * [`sip_log`]: the SIP messages (and their SDP) in a SIPp message log;
-//! * [`recording`]: the switch's stereo WAV recordings, and WAV prompts for it to play.
+//! * [`recording`]: the switch's stereo WAV recordings, and WAV prompts for it to play;
+//! * [`phone`]: agents' and callers' phones, SIPp for the signalling and an endpoint for media;
+//! * [`ivr`]: the shipped prompts and dialplan, for the tests of the live IVR;
+//! * [`crm`]: an HTTP server playing the CRM the dialplan's `http` verb talks to.
 
+pub mod crm;
 pub mod endpoint;
+pub mod ivr;
 pub mod pcap;
+pub mod phone;
 pub mod recording;
 pub mod rtp;
 pub mod signal;
@@ -137,6 +143,13 @@ impl Switchboard {
     #[must_use]
     pub fn start_config(config: Config) -> Switchboard {
         let dir = tempdir::Dir::new("switchboard-e2e");
+        for (relative, contents) in &config.files {
+            let path = dir.path().join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("folder for a config file");
+            }
+            std::fs::write(&path, contents).expect("write a file of the switch's folder");
+        }
         let text = config.resolve(dir.path());
         Switchboard::launch(dir, &text, config.port)
     }
@@ -184,6 +197,14 @@ impl Switchboard {
         std::fs::read_to_string(self.dir.path().join("switchboard.log")).unwrap_or_default()
     }
 
+    /// The last `lines` lines of its log, for assertion messages (a whole debug log is long).
+    #[must_use]
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -193,6 +214,57 @@ impl Switchboard {
     #[must_use]
     pub fn path(&self, path: &str) -> PathBuf {
         self.dir.path().join(path)
+    }
+
+    /// The configuration file it runs with.
+    #[must_use]
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("switchboard.toml")
+    }
+
+    /// Runs `switchboard reload --config FILE` as an admin would (from another folder: the
+    /// config names the control socket), bounded by the command's own 30 s.
+    ///
+    /// # Panics
+    /// When the binary cannot be run.
+    #[must_use]
+    pub fn reload(&self) -> Ran {
+        let output = Command::new(binary())
+            .arg("reload")
+            .arg("--config")
+            .arg(self.config_path())
+            .output()
+            .expect("switchboard reload runs");
+        Ran::new(&output)
+    }
+
+    /// Sends the server SIGHUP (what `systemctl reload` does), with the system's `kill`.
+    ///
+    /// # Panics
+    /// When `kill` cannot be run or fails.
+    pub fn sighup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed: {status}");
+    }
+
+    /// Waits until the log satisfies `done`, at most `timeout` (polling the file every 20 ms:
+    /// the server tells no one when it writes); the log when it did, `None` on timeout.
+    #[must_use]
+    pub fn wait_for_log(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if done(&log) {
+                return Some(log);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would (no clean-up runs),
@@ -208,6 +280,27 @@ impl Switchboard {
     }
 }
 
+/// What a run of the binary's command line did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// Its exit code (`None` if a signal ended it).
+    pub code: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+impl Ran {
+    fn new(output: &Output) -> Ran {
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 /// The shipped `switchboard.toml` on a free port, edited key by key: its tables already exist
 /// (so appending `[media]` again would be a TOML error), and a test changes only what it needs.
 #[derive(Debug, Clone)]
@@ -216,6 +309,8 @@ pub struct Config {
     port: u16,
     /// `(table, key, relative path)` to resolve inside the switch's directory at start.
     paths: Vec<(String, String, String)>,
+    /// Files to write into the switch's directory before it starts (a dialplan to edit later).
+    files: Vec<(String, Vec<u8>)>,
 }
 
 impl Config {
@@ -233,6 +328,7 @@ impl Config {
             text: format!("rng_seed = 7\n{text}"),
             port,
             paths: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -254,6 +350,15 @@ impl Config {
     pub fn set_path(mut self, table: &str, key: &str, relative: &str) -> Config {
         self.paths
             .push((table.to_owned(), key.to_owned(), relative.to_owned()));
+        self
+    }
+
+    /// Writes `contents` to `relative` inside the switch's directory before it starts
+    /// (folders created): files the server reads at start and a test edits later, such as a
+    /// copy of a dialplan. Point the config at them with [`Config::set_path`].
+    #[must_use]
+    pub fn file(mut self, relative: &str, contents: impl Into<Vec<u8>>) -> Config {
+        self.files.push((relative.to_owned(), contents.into()));
         self
     }
 

@@ -111,6 +111,35 @@ pub fn write_mono(path: &Path, samples: &[i16], rate_hz: u32) -> Result<(), houn
     writer.finalize()
 }
 
+/// Waits (at most `timeout`, polling every 50 ms: nothing says when the switch writes) for the
+/// WAV at `path` to read back whole and last at least `at_least`, as a recording or voicemail
+/// does once the switch has finalised it after the call; the last problem seen on timeout.
+///
+/// # Errors
+/// What was still wrong at the deadline: no file, a file that does not parse, too short.
+pub fn wait_for_wav(
+    path: &Path,
+    at_least: Duration,
+    timeout: Duration,
+) -> Result<Recording, String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let state = match Recording::open(path) {
+            Ok(rec) if rec.duration() >= at_least => return Ok(rec),
+            Ok(rec) => Err(format!(
+                "{} lasts only {:?}",
+                path.display(),
+                rec.duration()
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        if std::time::Instant::now() >= deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The WAV files directly inside `dir` (none if it does not exist), sorted by name.
 #[must_use]
 pub fn wav_files(dir: &Path) -> Vec<PathBuf> {
@@ -122,6 +151,25 @@ pub fn wav_files(dir: &Path) -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
         .collect();
     files.sort();
+    files
+}
+
+/// The WAV files under `dir` at any depth (none if it does not exist), each folder's sorted by
+/// name: where a switch wrote files, wherever it wrote them.
+#[must_use]
+pub fn wav_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = wav_files(dir);
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        files.extend(wav_files_under(&folder));
+    }
     files
 }
 
@@ -181,5 +229,23 @@ mod tests {
             Err(WavError::Hound { .. })
         ));
         assert!(wav_files(&dir.path().join("missing")).is_empty());
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        write_mono(&deep.join("deep.wav"), &pcm, 8000).unwrap();
+        assert_eq!(wav_files_under(dir.path()), [path, deep.join("deep.wav")]);
+    }
+
+    #[test]
+    fn waiting_for_a_wav_says_what_is_still_wrong() {
+        let dir = Dir::new("wav-test");
+        let path = dir.path().join("vm.wav");
+        let short = Duration::from_millis(120);
+        let missing = wait_for_wav(&path, Duration::ZERO, short).unwrap_err();
+        assert!(missing.contains("vm.wav"), "{missing}");
+        write_mono(&path, &tone(440.0, 8000.0, 8000, 8000), 8000).unwrap();
+        let one_second = wait_for_wav(&path, Duration::from_secs(1), short).unwrap();
+        assert_eq!(one_second.duration(), Duration::from_secs(1));
+        let too_short = wait_for_wav(&path, Duration::from_secs(2), short).unwrap_err();
+        assert!(too_short.contains("lasts only"), "{too_short}");
     }
 }

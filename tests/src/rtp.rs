@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use switchboard_media::g711::{SAMPLES_PER_20MS, alaw, ulaw};
 
-use crate::signal::{Dbm0, tone};
+use crate::signal::{Dbm0, dtmf_tone, tone};
 
 /// RTP payload type 0, PCMU (RFC 3551 §6, Table 4).
 pub const PCMU: u8 = 0;
@@ -269,6 +269,41 @@ impl RtpStream {
         RtpStream::tone(PCMU, freq_hz, seconds, level)
     }
 
+    /// Any 8 kHz audio as G.711 A-law, one packet per 20 ms (a last partial frame is dropped):
+    /// in-band DTMF tone pairs, speech-like test signals.
+    #[must_use]
+    pub fn pcma_samples(pcm: &[i16]) -> RtpStream {
+        RtpStream::from_pcm(PCMA, pcm)
+    }
+
+    /// `length` of silence with `keys` as in-band Q.23 tone pairs (each tone at `level`, held
+    /// `key_length`), as G.711 A-law: a phone that knows no RFC 4733.
+    ///
+    /// # Errors
+    /// [`RtpError::NotADigit`], or [`RtpError::DigitOutOfRange`] when a key runs past the end.
+    pub fn pcma_inband_keys(
+        keys: &[(char, Duration)],
+        key_length: Duration,
+        length: Duration,
+        level: Dbm0,
+    ) -> Result<RtpStream, RtpError> {
+        let samples = |d: Duration| usize::try_from(d.as_millis()).unwrap_or(usize::MAX) * 8;
+        let mut pcm = vec![0i16; samples(length)];
+        for &(key, at) in keys {
+            let pair = dtmf_tone(key, level, samples(key_length), RATE_HZ)
+                .ok_or(RtpError::NotADigit(key))?;
+            let slot = pcm
+                .get_mut(samples(at)..samples(at).saturating_add(pair.len()))
+                .ok_or(RtpError::DigitOutOfRange {
+                    digit: key,
+                    at_ms: at.as_millis(),
+                    len_ms: length.as_millis(),
+                })?;
+            slot.copy_from_slice(&pair);
+        }
+        Ok(RtpStream::pcma_samples(&pcm))
+    }
+
     fn tone(payload_type: u8, freq_hz: f64, seconds: f64, level: Dbm0) -> RtpStream {
         // Truncation wanted: a whole number of 20 ms frames.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -279,13 +314,17 @@ impl RtpStream {
             frames * SAMPLES_PER_20MS,
             RATE_HZ,
         );
+        RtpStream::from_pcm(payload_type, &pcm)
+    }
+
+    fn from_pcm(payload_type: u8, pcm: &[i16]) -> RtpStream {
         let encode = if payload_type == PCMU {
             ulaw::encode
         } else {
             alaw::encode
         };
         let frames = pcm
-            .chunks(SAMPLES_PER_20MS)
+            .chunks_exact(SAMPLES_PER_20MS)
             .map(|frame| frame.iter().map(|&s| encode(s)).collect())
             .collect();
         let mut stream = RtpStream {
@@ -309,10 +348,30 @@ impl RtpStream {
     /// [`RtpError::NotADigit`], or [`RtpError::DigitOutOfRange`] when an event would overlap the
     /// next or run past the end of the audio.
     pub fn with_rfc4733_digits(
-        mut self,
+        self,
         digits: &str,
         first_at: Duration,
         every: Duration,
+        length: Duration,
+    ) -> Result<RtpStream, RtpError> {
+        let keys: Vec<(char, Duration)> = digits
+            .chars()
+            .enumerate()
+            .map(|(i, d)| (d, first_at + every * u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        self.with_rfc4733_keys(&keys, length)
+    }
+
+    /// Adds key presses as RFC 4733 events, each `(digit, when)` from the stream's start and
+    /// lasting `length`: a caller who presses as the prompts go, not at a steady rate. The
+    /// events are laid out as [`RtpStream::with_rfc4733_digits`] lays them out.
+    ///
+    /// # Errors
+    /// [`RtpError::NotADigit`], or [`RtpError::DigitOutOfRange`] when a key starts before the
+    /// previous one has ended (keys must be in time order) or runs past the end of the audio.
+    pub fn with_rfc4733_keys(
+        mut self,
+        keys: &[(char, Duration)],
         length: Duration,
     ) -> Result<RtpStream, RtpError> {
         let slot_ms = PTIME.as_millis();
@@ -321,8 +380,7 @@ impl RtpStream {
         let slots = usize::try_from(updates + 2).unwrap_or(usize::MAX);
         let mut events = Vec::new();
         let mut next_free = 0;
-        for (i, digit) in digits.chars().enumerate() {
-            let at = first_at + every * u32::try_from(i).unwrap_or(u32::MAX);
+        for &(digit, at) in keys {
             let first_slot = usize::try_from(at.as_millis() / slot_ms).unwrap_or(usize::MAX);
             if first_slot < next_free || first_slot.saturating_add(slots) > self.frames.len() {
                 return Err(RtpError::DigitOutOfRange {
@@ -556,6 +614,84 @@ mod tests {
             s().with_rfc4733_digits("x", ms(0), ms(0), ms(100)),
             Err(RtpError::NotADigit('x'))
         );
+    }
+
+    #[test]
+    fn keys_go_where_they_are_asked_for_in_time_order_only() {
+        let ms = Duration::from_millis;
+        let s = RtpStream::pcma_tone(1000.0, 2.0, Dbm0(-10.0))
+            .with_rfc4733_keys(&[('2', ms(300)), ('9', ms(1500))], ms(60))
+            .unwrap();
+        let starts: Vec<(Duration, char)> = s
+            .packets()
+            .iter()
+            .map(|p| (p.at, RtpPacket::parse(&p.bytes).unwrap()))
+            .filter(|(_, p)| p.payload_type == TELEPHONE_EVENT && p.marker)
+            .map(|(at, p)| {
+                (
+                    at,
+                    TelephoneEvent::parse(&p.payload).unwrap().digit().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(starts, [(ms(300), '2'), (ms(1500), '9')]);
+        let late_then_early = RtpStream::pcma_tone(1000.0, 2.0, Dbm0(-10.0))
+            .with_rfc4733_keys(&[('1', ms(900)), ('2', ms(100))], ms(60));
+        assert!(matches!(
+            late_then_early,
+            Err(RtpError::DigitOutOfRange { digit: '2', .. })
+        ));
+    }
+
+    #[test]
+    fn inband_keys_are_tone_pairs_where_asked_and_silence_elsewhere() {
+        use crate::signal::goertzel_power;
+        let ms = Duration::from_millis;
+        let s =
+            RtpStream::pcma_inband_keys(&[('5', ms(200))], ms(120), ms(1000), Dbm0(-10.0)).unwrap();
+        assert_eq!(s.packets().len(), 50);
+        let pcm: Vec<i16> = s
+            .packets()
+            .iter()
+            .flat_map(|p| RtpPacket::parse(&p.bytes).unwrap().payload)
+            .map(alaw::decode)
+            .collect();
+        let key = &pcm[1600..2560];
+        assert!(
+            goertzel_power(key, 770.0, RATE_HZ) > 1e6 && goertzel_power(key, 1336.0, RATE_HZ) > 1e6
+        );
+        assert!(
+            pcm[..1600]
+                .iter()
+                .chain(&pcm[2560..])
+                .all(|&x| x.abs() <= 8)
+        );
+        assert_eq!(
+            RtpStream::pcma_inband_keys(&[('x', ms(0))], ms(100), ms(500), Dbm0(-10.0)),
+            Err(RtpError::NotADigit('x'))
+        );
+        assert!(matches!(
+            RtpStream::pcma_inband_keys(&[('1', ms(450))], ms(100), ms(500), Dbm0(-10.0)),
+            Err(RtpError::DigitOutOfRange { digit: '1', .. })
+        ));
+    }
+
+    #[test]
+    fn any_audio_becomes_a_pcma_stream_of_whole_frames() {
+        let pcm = tone(697.0, 5000.0, 3 * 160 + 17, RATE_HZ);
+        let s = RtpStream::pcma_samples(&pcm);
+        assert_eq!(s.packets().len(), 3);
+        assert_eq!(s.duration(), Duration::from_millis(60));
+        let first = RtpPacket::parse(&s.packets()[0].bytes).unwrap();
+        assert_eq!(first.payload_type, PCMA);
+        let decoded: Vec<i16> = first.payload.iter().map(|&c| alaw::decode(c)).collect();
+        let error = decoded
+            .iter()
+            .zip(&pcm)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+            .max()
+            .unwrap();
+        assert!(error < 200, "A-law step near 5000 is 128: {error}");
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!   main lobe the windowed response falls off monotonically on both sides of the tone, so the
 //!   grid point with the most power is the one nearest to the tone: within ±5 Hz.
 //!
+//! * [`find`] says where a known sound (a prompt the switch plays) is in what was heard, and how
+//!   alike they are: the normalised cross-correlation, 1.0 for the same waveform at any gain.
+//!   G.711 keeps it above 0.99; a different prompt, or speech in another language, scores far
+//!   lower. It compares samples, so it suits audio the switch *generates* (prompts, in step with
+//!   its 20 ms packets), not audio it relays from a jittery source.
+//! * [`dtmf_tone`] makes a key's ITU-T Q.23 tone pair, for phones that only signal in-band.
+//!
 //! ```
 //! use switchboard_tests::signal::{Dbm0, dominant_frequency, goertzel_power, rms, tone};
 //!
@@ -103,6 +110,109 @@ pub fn dominant_frequency(samples: &[i16], rate_hz: u32) -> Option<f64> {
         }
     }
     best.map(|(f, _)| f)
+}
+
+/// How many 100 ms stretches of `samples` are clearly a `freq_hz` tone: loud (RMS above 500,
+/// about −33 dBm0) and with their dominant frequency within 10 Hz of it. What a listener would
+/// count as "the tone was there", whatever else came between.
+#[must_use]
+pub fn tone_stretches(samples: &[i16], freq_hz: f64, rate_hz: u32) -> usize {
+    let stretch = usize::try_from(rate_hz / 10).unwrap_or(usize::MAX).max(1);
+    samples
+        .chunks_exact(stretch)
+        .filter(|c| rms(c) > 500.0)
+        .filter(|c| dominant_frequency(c, rate_hz).is_some_and(|f| (f - freq_hz).abs() <= 10.0))
+        .count()
+}
+
+/// How much of the power of `samples` is at `freq_hz`: 1.0 for that tone alone, near 0 for
+/// anything else, 0 for near-silence (RMS under 200). One Goertzel filter, where
+/// [`dominant_frequency`] runs 321: for telling "the music" from "not the music" many times.
+#[must_use]
+pub fn share(samples: &[i16], freq_hz: f64, rate_hz: u32) -> f64 {
+    let power = rms(samples).powi(2);
+    if power < 200.0 * 200.0 {
+        return 0.0;
+    }
+    goertzel_power(samples, freq_hz, rate_hz) / power
+}
+
+/// ITU-T Q.23: the low-group (row) and high-group (column) frequencies of a key, in Hz.
+#[must_use]
+pub fn dtmf_frequencies(key: char) -> Option<(f64, f64)> {
+    const ROWS: [f64; 4] = [697.0, 770.0, 852.0, 941.0];
+    const COLUMNS: [f64; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+    const KEYPAD: [&str; 4] = ["123A", "456B", "789C", "*0#D"];
+    KEYPAD.iter().zip(ROWS).find_map(|(keys, row)| {
+        keys.chars()
+            .position(|k| k == key)
+            .map(|column| (row, COLUMNS[column]))
+    })
+}
+
+/// `n` samples of `key`'s Q.23 tone pair, each of the two tones at `level` (no twist), or
+/// `None` for a character that is not a key.
+#[must_use]
+pub fn dtmf_tone(key: char, level: Dbm0, n: usize, rate_hz: u32) -> Option<Vec<i16>> {
+    let (low, high) = dtmf_frequencies(key)?;
+    let amplitude = level.amplitude();
+    let (a, b) = (
+        tone(low, amplitude, n, rate_hz),
+        tone(high, amplitude, n, rate_hz),
+    );
+    Some(
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| x.saturating_add(*y))
+            .collect(),
+    )
+}
+
+/// Where `needle` best matches `haystack`: the offset and the normalised cross-correlation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Match {
+    /// The offset in `haystack` of the needle's first sample.
+    pub offset: usize,
+    /// `Σ h·n / √(Σ h² · Σ n²)` at that offset: 1.0 for the same waveform at any gain, near 0
+    /// for unrelated sounds.
+    pub correlation: f64,
+}
+
+/// The offset (a multiple of `step`) where `needle` is most like `haystack`, with how alike
+/// (see [`Match`]); `None` when the needle is longer than the haystack, or either is silent
+/// everywhere they could meet. Costs `haystack.len() / step × needle.len()` multiplications:
+/// with `step` 160 (one 20 ms packet), seconds of audio take milliseconds.
+#[must_use]
+pub fn find(haystack: &[i16], needle: &[i16], step: usize) -> Option<Match> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    let energy = |s: &[i16]| s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+    let needle_energy = energy(needle);
+    if needle_energy == 0.0 {
+        return None;
+    }
+    let mut best: Option<Match> = None;
+    for offset in (0..=haystack.len() - needle.len()).step_by(step.max(1)) {
+        let window = &haystack[offset..offset + needle.len()];
+        let window_energy = energy(window);
+        if window_energy == 0.0 {
+            continue;
+        }
+        let dot: f64 = window
+            .iter()
+            .zip(needle)
+            .map(|(&h, &n)| f64::from(h) * f64::from(n))
+            .sum();
+        let correlation = dot / (window_energy * needle_energy).sqrt();
+        if best.is_none_or(|b| correlation > b.correlation) {
+            best = Some(Match {
+                offset,
+                correlation,
+            });
+        }
+    }
+    best
 }
 
 /// A buffer cut into analysis blocks, with the window they share (computed once per buffer,
@@ -244,6 +354,72 @@ mod tests {
         assert_eq!(dominant_frequency(&pcm, 8000), Some(600.0));
     }
 
+    #[test]
+    fn stretches_of_a_tone_are_counted_and_quiet_or_other_ones_are_not() {
+        let mut pcm = tone(1100.0, 6000.0, 8000, 8000); // 10 stretches
+        pcm.extend(tone(1100.0, 300.0, 4000, 8000)); // 5 too quiet
+        pcm.extend(tone(600.0, 6000.0, 4000, 8000)); // 5 of another tone
+        assert_eq!(tone_stretches(&pcm, 1100.0, 8000), 10);
+        assert_eq!(tone_stretches(&pcm, 600.0, 8000), 5);
+        assert_eq!(tone_stretches(&[], 600.0, 8000), 0);
+    }
+
+    #[test]
+    fn the_share_of_a_tone_is_one_alone_and_small_beside_a_louder_one() {
+        let a = tone(440.0, 6000.0, 1600, 8000);
+        assert!((share(&a, 440.0, 8000) - 1.0).abs() < 0.01);
+        assert!(share(&a, 600.0, 8000) < 0.01);
+        let b = tone(1100.0, 12_000.0, 1600, 8000);
+        let mix: Vec<i16> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        assert!(
+            (share(&mix, 440.0, 8000) - 0.2).abs() < 0.02,
+            "{}",
+            share(&mix, 440.0, 8000)
+        );
+        assert_eq!(share(&tone(440.0, 100.0, 1600, 8000), 440.0, 8000), 0.0);
+    }
+
+    #[test]
+    fn every_key_is_its_row_and_column_pair() {
+        assert_eq!(dtmf_frequencies('1'), Some((697.0, 1209.0)));
+        assert_eq!(dtmf_frequencies('0'), Some((941.0, 1336.0)));
+        assert_eq!(dtmf_frequencies('#'), Some((941.0, 1477.0)));
+        assert_eq!(dtmf_frequencies('D'), Some((941.0, 1633.0)));
+        assert_eq!(dtmf_frequencies('x'), None);
+        let pair = dtmf_tone('5', Dbm0(-10.0), 800, 8000).unwrap();
+        let (p770, p1336) = (
+            goertzel_power(&pair, 770.0, 8000),
+            goertzel_power(&pair, 1336.0, 8000),
+        );
+        // Two tones of one level: each holds half the power, and they are equal.
+        assert!((p770 / p1336 - 1.0).abs() < 0.05, "{p770} {p1336}");
+        assert!((p770 / rms(&pair).powi(2) - 0.5).abs() < 0.02);
+        assert_eq!(dtmf_tone('?', Dbm0(-10.0), 800, 8000), None);
+    }
+
+    #[test]
+    fn a_sound_is_found_where_it_is_and_not_mistaken_for_another() {
+        let needle: Vec<i16> = tone(440.0, 3000.0, 800, 8000)
+            .iter()
+            .zip(tone(1250.0, 2000.0, 800, 8000))
+            .map(|(a, b)| a + b)
+            .collect();
+        let mut haystack = vec![0i16; 8000];
+        haystack[3200..4000].copy_from_slice(&needle);
+        let found = find(&haystack, &needle, 160).unwrap();
+        assert_eq!(found.offset, 3200);
+        assert!((found.correlation - 1.0).abs() < 1e-9);
+        // Louder or softer, the same sound.
+        let loud: Vec<i16> = needle.iter().map(|&x| x * 3).collect();
+        assert!(find(&haystack, &loud, 160).unwrap().correlation > 0.999);
+        // Another sound in the same place scores low.
+        let other = tone(600.0, 3000.0, 800, 8000);
+        assert!(find(&haystack, &other, 160).unwrap().correlation < 0.3);
+        assert_eq!(find(&haystack[..100], &needle, 160), None);
+        assert_eq!(find(&[0; 8000], &needle, 160), None);
+        assert_eq!(find(&haystack, &[0; 100], 160), None);
+    }
+
     proptest! {
         // Each case scans 321 frequencies of an unoptimised build: fewer cases than usual.
         #![proptest_config(ProptestConfig::with_cases(64))]
@@ -254,6 +430,18 @@ mod tests {
             let pcm = tone(f, amp, 1600, 8000);
             let found = dominant_frequency(&pcm, 8000).unwrap();
             prop_assert!((found - f).abs() <= 5.0 + 1e-9, "{} for {}", found, f);
+        }
+
+        #[test]
+        fn find_is_bounded_and_never_panics(
+            haystack in proptest::collection::vec(any::<i16>(), 0..1200),
+            needle in proptest::collection::vec(any::<i16>(), 0..300),
+            step in 0usize..400,
+        ) {
+            if let Some(m) = find(&haystack, &needle, step) {
+                prop_assert!(m.offset + needle.len() <= haystack.len());
+                prop_assert!(m.correlation.abs() <= 1.0 + 1e-9);
+            }
         }
 
         #[test]

@@ -247,6 +247,25 @@ pub fn parse(log: &str) -> Vec<LoggedMessage> {
     out
 }
 
+/// The `method` requests of `log` that went `direction` (SIPp's point of view), in order.
+#[must_use]
+pub fn requests(log: &str, direction: Direction, method: &str) -> Vec<LoggedMessage> {
+    parse(log)
+        .into_iter()
+        .filter(|m| m.direction == direction && m.is_request(method))
+        .collect()
+}
+
+/// The Call-ID of the first INVITE `log` shows SIPp sending: the caller's call, as the switch
+/// names it in its logs and its voicemail files.
+#[must_use]
+pub fn call_id(log: &str) -> Option<String> {
+    requests(log, Direction::Sent, "INVITE")
+        .first()
+        .and_then(|m| m.header("Call-ID"))
+        .map(str::to_owned)
+}
+
 /// `UDP message sent (N bytes):` / `TCP control message received [N] bytes :`; not SIPp's
 /// "Unexpected … message received" notes, which repeat a message already logged.
 fn direction_of(what: &str) -> Option<Direction> {
@@ -301,6 +320,22 @@ mod tests {
         let (a, b) = (m[0].stamp.as_ref().unwrap(), m[1].stamp.as_ref().unwrap());
         assert_eq!(b.since(a).as_millis(), 250, "across midnight");
         assert_eq!(a.since(b), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_are_picked_by_direction_and_method() {
+        let log = LOG.replace(
+            "CSeq: 1 INVITE\r\n",
+            "Call-ID: 7-1@127.0.0.1\r\nCSeq: 1 INVITE\r\n",
+        );
+        assert_eq!(requests(&log, Direction::Sent, "INVITE").len(), 1);
+        assert!(requests(&log, Direction::Received, "INVITE").is_empty());
+        assert!(
+            requests(&log, Direction::Received, "BYE").is_empty(),
+            "a note, not a message"
+        );
+        assert_eq!(call_id(&log).as_deref(), Some("7-1@127.0.0.1"));
+        assert_eq!(call_id(LOG), None);
     }
 
     #[test]

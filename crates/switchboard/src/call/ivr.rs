@@ -3,7 +3,7 @@
 //! media and feeds back what happened — prompts done, key presses, timeouts, dial and queue
 //! outcomes, HTTP answers, recordings.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,7 +81,8 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
             },
             Command::Play { prompts, barge_in } => {
                 playback += 1;
-                let files: Vec<PathBuf> = prompts.iter().map(|p| sounds.join(&p.path)).collect();
+                let files: Vec<PathBuf> =
+                    prompts.iter().map(|p| inside(&sounds, &p.path)).collect();
                 play(call, &files, barge_in, playback).await
             }
             Command::CollectDigits { timeout } | Command::Wait(timeout) => {
@@ -108,7 +109,7 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
             } => {
                 record(
                     call,
-                    voicemail_dir.join(path),
+                    inside(&voicemail_dir, &path),
                     max_duration,
                     beep,
                     &terminate_digits,
@@ -139,6 +140,31 @@ pub(crate) async fn run(call: &mut Call, start: Start) -> Outcome {
             }
         }
     }
+}
+
+/// `relative` under `base`, whatever variables brought into it.
+///
+/// The interpreter hands over paths with its variables expanded, and some of those come from
+/// outside: `voicemail "box"` records to `voicemail/box/${call_id}.wav`, and the Call-ID is
+/// the caller's to choose (RFC 3261 §25.1 allows `/` and `.` in it), as are `${caller_id}` and
+/// CRM answers. `dialplan check` refuses `..` in what the admin wrote, but a Call-ID of
+/// `../../../x` would still have written the voicemail outside its folder (and `play` of such a
+/// name would read any WAV, another caller's recording included). So only the plain names of
+/// the path are kept: `..`, `.` and a root are dropped, and the file stays under `base`.
+fn inside(base: &Path, relative: &str) -> PathBuf {
+    let mut path = base.to_path_buf();
+    let mut dropped = false;
+    for part in Path::new(relative).components() {
+        match part {
+            Component::Normal(name) => path.push(name),
+            _ => dropped = true,
+        }
+    }
+    if dropped {
+        // Not the path itself: what its variables hold may be personal data (a number).
+        tracing::warn!(base = %base.display(), "a path left its folder; kept inside");
+    }
+    path
 }
 
 /// The final status for a dialplan `hangup` before the call was answered.
@@ -386,6 +412,31 @@ async fn http(
                     return Step::End(end);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+    use std::path::Path;
+
+    #[test]
+    fn paths_from_variables_stay_inside_their_folder() {
+        let base = Path::new("/srv/voicemail");
+        let at = |relative: &str| inside(base, relative);
+        assert_eq!(
+            at("voicemail/box/1-2@host.wav"),
+            base.join("voicemail/box/1-2@host.wav")
+        );
+        assert_eq!(
+            at("voicemail/box/../../../escape-1@h.wav"),
+            base.join("voicemail/box/escape-1@h.wav")
+        );
+        assert_eq!(at("/etc/cron.d/x.wav"), base.join("etc/cron.d/x.wav"));
+        assert_eq!(at("./fr/./welcome.wav"), base.join("fr/welcome.wav"));
+        for hostile in ["..", "../..", "/", "a/../../b/../../../c"] {
+            assert!(at(hostile).starts_with(base), "{hostile}");
         }
     }
 }
