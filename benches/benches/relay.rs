@@ -44,7 +44,11 @@ fn remote(addr: SocketAddr) -> RemoteMedia {
 }
 
 /// A bridged two-leg session on a one-worker engine; returns the caller-leg address.
-fn worker_relay(rt: &tokio::runtime::Runtime, caller: &UdpSocket, agent: &UdpSocket) -> (Arc<MediaEngine>, SocketAddr, Box<dyn std::any::Any>) {
+fn worker_relay(
+    rt: &tokio::runtime::Runtime,
+    caller: &UdpSocket,
+    agent: &UdpSocket,
+) -> (Arc<MediaEngine>, SocketAddr, Box<dyn std::any::Any>) {
     rt.block_on(async {
         let media = MediaConfig {
             workers: 1,
@@ -62,18 +66,30 @@ fn worker_relay(rt: &tokio::runtime::Runtime, caller: &UdpSocket, agent: &UdpSoc
         let session = engine.new_session(tx).await.expect("session");
         let a = session.add_leg(Role::Caller).await.expect("leg");
         let b = session.add_leg(Role::Callee).await.expect("leg");
-        session.set_remote(a.leg, remote(caller.local_addr().unwrap())).await.unwrap();
-        session.set_remote(b.leg, remote(agent.local_addr().unwrap())).await.unwrap();
+        session
+            .set_remote(a.leg, remote(caller.local_addr().unwrap()))
+            .await
+            .unwrap();
+        session
+            .set_remote(b.leg, remote(agent.local_addr().unwrap()))
+            .await
+            .unwrap();
         session.bridge(a.leg, b.leg).await.unwrap();
         // Keep the session and its event receiver alive for the whole bench.
-        (engine.clone(), a.addr, Box::new((session, rx)) as Box<dyn std::any::Any>)
+        (
+            engine.clone(),
+            a.addr,
+            Box::new((session, rx)) as Box<dyn std::any::Any>,
+        )
     })
 }
 
 /// A raw relay thread: what arrives on `front` goes to `to`, nothing else.
 fn raw_relay(to: SocketAddr, stop: Arc<AtomicBool>) -> SocketAddr {
     let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    front.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    front
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let addr = front.local_addr().unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
@@ -87,10 +103,15 @@ fn raw_relay(to: SocketAddr, stop: Arc<AtomicBool>) -> SocketAddr {
 }
 
 fn relay(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    agent.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    agent
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
     let (_engine, leg_a, _keep) = worker_relay(&rt, &caller, &agent);
     let stop = Arc::new(AtomicBool::new(false));
     let raw = raw_relay(agent.local_addr().unwrap(), stop.clone());
