@@ -130,6 +130,60 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Like [`Template::expand`], but each variable's value goes through `escape`, which also
+    /// sees what has been written before it (so a URL can encode only what follows its host).
+    #[must_use]
+    pub fn expand_escaped(
+        &self,
+        vars: &HashMap<String, String>,
+        escape: impl Fn(&str, &str) -> String,
+    ) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Var(v) => {
+                    let value = escape(&out, vars.get(v).map_or("", String::as_str));
+                    out.push_str(&value);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A variable's value placed in a URL: as is while the URL's scheme and host are still being
+/// written (`${crm}/customers` with `crm` = `http://crm.local`), percent-encoded as a URI
+/// component once the path has begun (RFC 3986 §2.1, unreserved characters kept), so a caller id
+/// like `+33612345678` or a name with `&` cannot change the request.
+#[must_use]
+pub fn url_escape(before: &str, value: &str) -> String {
+    let in_path = before
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if !in_path {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A variable's value placed in a JSON body: escaped as the content of a JSON string
+/// (RFC 8259 §7), so quotes or backslashes in a value cannot break the document.
+#[must_use]
+pub fn json_escape(_before: &str, value: &str) -> String {
+    let quoted = serde_json::Value::String(value.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
 /// Whether `name` can name a variable: `[A-Za-z0-9_-]+`.
 #[must_use]
 pub fn is_var_name(name: &str) -> bool {
@@ -272,5 +326,28 @@ mod tests {
         assert!(JsonPath::parse("name").is_err());
         assert!(JsonPath::parse("$.a[x]").is_err());
         assert!(JsonPath::parse("$..a").is_err());
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_values_after_the_host_and_json_bodies_escape_strings() {
+        let vars = HashMap::from([
+            ("crm".to_owned(), "http://crm.local:8089".to_owned()),
+            ("caller_id".to_owned(), "+33 6&x=1#".to_owned()),
+            ("name".to_owned(), "Ana \"the\" \\ one".to_owned()),
+        ]);
+        let url = Template::parse("${crm}/customers?phone=${caller_id}").unwrap();
+        assert_eq!(
+            url.expand_escaped(&vars, url_escape),
+            "http://crm.local:8089/customers?phone=%2B33%206%26x%3D1%23"
+        );
+        let body = Template::parse("{\"name\":\"${name}\"}").unwrap();
+        let json = body.expand_escaped(&vars, json_escape);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["name"], "Ana \"the\" \\ one");
     }
 }

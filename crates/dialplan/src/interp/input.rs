@@ -194,7 +194,7 @@ impl Interpreter {
     }
 
     pub(super) fn http(&mut self, plan: &Plan, h: &Http) {
-        let url = h.url.expand(&self.vars);
+        let url = h.url.expand_escaped(&self.vars, crate::template::url_escape);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             self.emit(Command::Log {
                 message: format!("http: no request, {url:?} is not an http(s) URL"),
@@ -205,7 +205,10 @@ impl Interpreter {
         self.emit(Command::Http {
             method: h.method,
             url,
-            body: h.body.as_ref().map(|b| b.expand(&self.vars)),
+            body: h
+                .body
+                .as_ref()
+                .map(|b| b.expand_escaped(&self.vars, crate::template::json_escape)),
             timeout: h.timeout,
         });
         self.state = State::Waiting(Pending::Http);
