@@ -397,7 +397,9 @@ async fn http(
                 Err(join) => Err(HttpFailure::Other(join.to_string())),
             };
             if let Err(err) = &result {
-                tracing::info!(%err, %url, "http request failed; the dialplan takes its fallback");
+                // The query carries the caller's number (personal data): log where, not what.
+                let endpoint = url.split(['?', '#']).next().unwrap_or_default();
+                tracing::info!(%err, url = endpoint, "http request failed; the dialplan takes its fallback");
             }
             return Step::Feed(DpEvent::HttpResult(result));
         }
