@@ -87,16 +87,18 @@ impl Payloads {
     }
 }
 
-/// One second of the tone as 20 ms Opus frames (48 kHz mono, VoIP mode, 24 kbit/s).
+/// One second of the tone as 20 ms Opus frames, encoded from 8 kHz mono (VoIP mode, 20 kbit/s):
+/// narrowband, as a softphone sends when the switch's SDP says `maxplaybackrate=8000` (what it
+/// offers when the other leg is G.711). The RTP clock stays 48 kHz (RFC 7587).
 fn opus_frames() -> Result<Vec<Vec<u8>>, String> {
     let mut encoder =
-        opus_rs::OpusEncoder::new(48_000, 1, opus_rs::Application::Voip).map_err(str::to_owned)?;
-    encoder.bitrate_bps = 24_000;
-    let pcm = tone(48_000.0, 960 * OPUS_FRAMES);
+        opus_rs::OpusEncoder::new(8_000, 1, opus_rs::Application::Voip).map_err(str::to_owned)?;
+    encoder.bitrate_bps = 20_000;
+    let pcm = tone(8_000.0, 160 * OPUS_FRAMES);
     let mut out = [0_u8; 1500];
-    pcm.chunks(960)
+    pcm.chunks(160)
         .map(|frame| {
-            let n = encoder.encode_i16(frame, 960, &mut out)?;
+            let n = encoder.encode_i16(frame, 160, &mut out)?;
             Ok(out[..n].to_vec())
         })
         .collect::<Result<_, &str>>()

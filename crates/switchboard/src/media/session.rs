@@ -19,13 +19,48 @@ use super::record::StereoTap;
 use super::worker::Worker;
 use super::{Command, MediaEvent, PlaySource, SessionId, ToneKind};
 
+/// Legs one session may hold: caller, callee, and room for supervisors and transfers.
+pub(crate) const MAX_LEGS: usize = 8;
+
+/// A session's leg slots, inline and `Copy`: the tick walks them 50 times a second per call
+/// without allocating.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LegSet {
+    slots: [usize; MAX_LEGS],
+    len: usize,
+}
+
+impl LegSet {
+    /// Adds a slot; `false` when the session is full.
+    pub(crate) fn push(&mut self, slot: usize) -> bool {
+        if self.len == MAX_LEGS {
+            return false;
+        }
+        self.slots[self.len] = slot;
+        self.len += 1;
+        true
+    }
+
+    pub(crate) fn remove(&mut self, slot: usize) {
+        let found = self.iter().position(|s| s == slot);
+        if let Some(pos) = found {
+            self.slots.copy_within(pos + 1..self.len, pos);
+            self.len -= 1;
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots[..self.len].iter().copied()
+    }
+}
+
 /// One call's media.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) id: SessionId,
     pub(crate) events: mpsc::Sender<MediaEvent>,
     /// Leg slots in this session.
-    pub(crate) legs: Vec<usize>,
+    pub(crate) legs: LegSet,
     /// The two legs that hear each other.
     pub(crate) bridge: Option<(usize, usize)>,
     pub(crate) recording: Option<StereoTap>,
@@ -36,7 +71,7 @@ impl Session {
         Session {
             id,
             events,
-            legs: Vec::new(),
+            legs: LegSet::default(),
             bridge: None,
             recording: None,
         }
@@ -235,9 +270,9 @@ impl Worker {
         };
         let bridge = session.bridge;
         let recording = session.recording.as_ref().map(|r| (r.caller, r.callee));
-        let legs = session.legs.clone();
+        let legs = session.legs;
         let jitter = self.jitter_bounds();
-        for &i in &legs {
+        for i in legs.iter() {
             let peer = session_peer(bridge, i);
             let (peer_holds, same_codec, peer_present) =
                 match (peer, self.legs.get(peer.unwrap_or(usize::MAX))) {
@@ -272,7 +307,7 @@ impl Worker {
         }
         // Decoding is needed for recording, transcoding (the peer's audio), in-band DTMF and
         // voicemail.
-        for &i in &legs {
+        for i in legs.iter() {
             let peer_transcodes = session_peer(bridge, i)
                 .and_then(|p| self.legs.get(p))
                 .and_then(Option::as_ref)
@@ -305,7 +340,7 @@ impl Worker {
     fn tick_session(&mut self, s: usize, now: Instant) {
         let legs = self.session_legs(s);
         // 1. What each leg said during the last 20 ms (only where it is needed).
-        for &i in &legs {
+        for i in legs.iter() {
             if let Some(Some(leg)) = self.legs.get_mut(i)
                 && let Some(decode) = leg.decode.as_mut()
             {
@@ -313,18 +348,18 @@ impl Worker {
             }
         }
         // 2. In-band DTMF and voicemail taps on those frames.
-        for &i in &legs {
+        for i in legs.iter() {
             self.inband_and_voicemail(s, i, now);
         }
         // 3. What each leg hears.
         let bridge = self.sessions[s].as_ref().and_then(|x| x.bridge);
-        for &i in &legs {
+        for i in legs.iter() {
             self.produce(s, i, session_peer(bridge, i), now);
         }
         // 4. The stereo recording.
         self.feed_recording(s);
         // 5. RTCP reports.
-        for &i in &legs {
+        for i in legs.iter() {
             self.rtcp_tick(i, now);
         }
     }
@@ -517,6 +552,10 @@ impl Worker {
         let Some(target) = leg.rtcp_target() else {
             return;
         };
+        // Most ticks have no report due: skip the wall-clock read and the call.
+        if leg.rtcp_session.poll_timeout().is_some_and(|due| due > now) {
+            return;
+        }
         let ntp = switchboard_media::rtcp::NtpTime::from(std::time::SystemTime::now());
         if let Some(bytes) = leg
             .rtcp_session

@@ -215,8 +215,10 @@ impl Worker {
             self.legs[index] = Some(leg);
         }
         self.leg_index.insert(id, index);
-        if let Some(Some(session)) = self.sessions.get_mut(s) {
-            session.legs.push(index);
+        if let Some(Some(session)) = self.sessions.get_mut(s)
+            && !session.legs.push(index)
+        {
+            tracing::warn!(leg = %id, "a call's media holds {} legs at most; leg refused", super::session::MAX_LEGS);
         }
     }
 
@@ -233,7 +235,7 @@ impl Worker {
         self.send_rtcp_bye(&mut leg);
         self.free_legs.push(index);
         if let Some(Some(session)) = self.sessions.get_mut(leg.session) {
-            session.legs.retain(|&l| l != index);
+            session.legs.remove(index);
             if session
                 .bridge
                 .is_some_and(|(a, b)| a == index || b == index)
@@ -259,7 +261,7 @@ impl Worker {
             .map(|s| {
                 s.legs
                     .iter()
-                    .filter_map(|&l| self.legs[l].as_ref().map(|leg| leg.id))
+                    .filter_map(|l| self.legs[l].as_ref().map(|leg| leg.id))
                     .collect()
             })
             .unwrap_or_default();
@@ -551,11 +553,11 @@ impl Worker {
     }
 
     /// The legs of `session` (slot indices), copied out so the caller may borrow legs mutably.
-    pub(crate) fn session_legs(&self, session: usize) -> Vec<usize> {
+    pub(crate) fn session_legs(&self, session: usize) -> super::session::LegSet {
         self.sessions
             .get(session)
             .and_then(Option::as_ref)
-            .map(|s| s.legs.clone())
+            .map(|s| s.legs)
             .unwrap_or_default()
     }
 }
