@@ -21,7 +21,8 @@
 # clean N and the ratio to the baseline's. Targets (the issue): relay >= 0.9, record >= 0.7,
 # <= 150 KiB RSS per call, transcoding >= 300 calls per core.
 #
-# MODES="relay record" limits the switch modes; RAMP (calls per second, default 200) sets the
+# MODES="relay record" limits the switch modes; WORKERS sets [media] workers (default 0: one per
+# core); RAMP (calls per second, default 200) sets the
 # set-up and hang-up rate; RETRIES=1 runs an unclean step once more before its path stops (on a
 # machine shared with other work, where one burst of someone's build can stall every process
 # for longer than the 5 ms budget; the output marks such steps). Everything runs on 127.0.0.1, bounded by the steps above (at most 5000
@@ -71,6 +72,7 @@ dir = "$WORK/no-dialplans"
 level = "warn"
 
 [media]
+workers = ${WORKERS:-0}
 rtp_port_min = 20000
 rtp_port_max = 31998
 timeout_s = 120
