@@ -211,7 +211,7 @@ fn simulate_prints_the_journey() {
     assert_eq!(code, 0, "{out}{err}");
     for needle in [
         "call from +33612345678 to +33180000000 on trunk local",
-        "http GET http://127.0.0.1:8089/customers?phone=+33612345678",
+        "http GET http://127.0.0.1:8089/customers?phone=%2B33612345678",
         "http failed",
         "play fr/welcome.wav",
         "caller presses 2",
