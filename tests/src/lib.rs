@@ -13,8 +13,10 @@
 //! * [`recording`]: the switch's stereo WAV recordings, and WAV prompts for it to play;
 //! * [`phone`]: agents' and callers' phones, SIPp for the signalling and an endpoint for media;
 //! * [`ivr`]: the shipped prompts and dialplan, for the tests of the live IVR;
+//! * [`baresip`]: a real softphone, with the codecs and tone a test chooses;
 //! * [`crm`]: an HTTP server playing the CRM the dialplan's `http` verb talks to.
 
+pub mod baresip;
 pub mod crm;
 pub mod endpoint;
 pub mod ivr;

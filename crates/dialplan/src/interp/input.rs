@@ -194,7 +194,9 @@ impl Interpreter {
     }
 
     pub(super) fn http(&mut self, plan: &Plan, h: &Http) {
-        let url = h.url.expand_escaped(&self.vars, crate::template::url_escape);
+        let url = h
+            .url
+            .expand_escaped(&self.vars, crate::template::url_escape);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             self.emit(Command::Log {
                 message: format!("http: no request, {url:?} is not an http(s) URL"),
