@@ -247,7 +247,14 @@ pub struct RtpStream {
     frames: Vec<Vec<u8>>,
     payload_type: u8,
     ssrc: u32,
+    /// The sequence number and RTP timestamp of its first packet.
+    first_seq: u16,
+    first_ts: u32,
 }
+
+/// RTP payload type 9, G.722 (RFC 3551 §6, Table 4; its RTP clock is 8 kHz though it samples at
+/// 16, §4.5.2).
+pub const G722: u8 = 9;
 
 /// The SSRC of every scripted stream (fixed: the tests are deterministic).
 const STREAM_SSRC: u32 = 0x5B0A_2D01;
@@ -332,9 +339,64 @@ impl RtpStream {
             frames,
             payload_type,
             ssrc: STREAM_SSRC,
+            first_seq: FIRST_SEQ,
+            first_ts: FIRST_TS,
         };
         stream.lay_out(&[]);
         stream
+    }
+
+    /// A G.722 sine of `freq_hz` at `level`, lasting `seconds` (rounded down to 20 ms), coded
+    /// by the switch's own G.722 encoder (the `audio-codec` crate): a wideband phone.
+    ///
+    /// # Errors
+    /// When the encoder cannot be built or refuses a frame.
+    pub fn g722_tone(
+        freq_hz: f64,
+        seconds: f64,
+        level: Dbm0,
+    ) -> Result<RtpStream, switchboard_media::codec::CodecError> {
+        use switchboard_media::codec::{CodecKind, CodecParams, MAX_PAYLOAD_BYTES, new_encoder};
+        const WIDEBAND_HZ: u32 = 16_000;
+        // Truncation wanted: a whole number of 20 ms frames.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let count = (seconds.max(0.0) * 50.0) as usize;
+        let per_frame = 2 * SAMPLES_PER_20MS;
+        let pcm = tone(freq_hz, level.amplitude(), count * per_frame, WIDEBAND_HZ);
+        let mut encoder = new_encoder(CodecKind::G722, &CodecParams::default())?;
+        let mut out = vec![0u8; MAX_PAYLOAD_BYTES];
+        let mut frames = Vec::with_capacity(count);
+        for frame in pcm.chunks_exact(per_frame) {
+            let n = encoder.encode(frame, &mut out)?;
+            frames.push(out[..n].to_vec());
+        }
+        let mut stream = RtpStream {
+            packets: Vec::new(),
+            frames,
+            payload_type: G722,
+            ssrc: STREAM_SSRC,
+            first_seq: FIRST_SEQ,
+            first_ts: FIRST_TS,
+        };
+        stream.lay_out(&[]);
+        Ok(stream)
+    }
+
+    /// This stream's audio sent right after `before` by the same source: `before`'s SSRC, its
+    /// sequence numbers and RTP timestamps carrying on where `before` stopped, as a phone's do
+    /// when a re-INVITE changes its codec mid-call (RFC 3550 §5.1: one SSRC, one clock). Any
+    /// digits this stream had are dropped.
+    #[must_use]
+    pub fn continuing(mut self, before: &RtpStream) -> RtpStream {
+        let sent = u16::try_from(before.packets.len() % 65_536).unwrap_or(0);
+        let frames = u32::try_from(before.frames.len()).unwrap_or(u32::MAX);
+        self.ssrc = before.ssrc;
+        self.first_seq = before.first_seq.wrapping_add(sent);
+        self.first_ts = before
+            .first_ts
+            .wrapping_add(frames.wrapping_mul(TS_PER_PACKET));
+        self.lay_out(&[]);
+        self
     }
 
     /// Adds `digits` as RFC 4733 events: the first starting at `first_at`, the next ones `every`
@@ -403,11 +465,11 @@ impl RtpStream {
     /// Rebuilds the packets from the audio frames, putting `events` in their slots.
     fn lay_out(&mut self, events: &[EventSlots]) {
         let mut packets = Vec::with_capacity(self.frames.len());
-        let mut seq = FIRST_SEQ;
+        let mut seq = self.first_seq;
         let mut slot = 0;
         let mut events = events.iter().peekable();
         while slot < self.frames.len() {
-            let ts = slot_timestamp(slot);
+            let ts = slot_timestamp(self.first_ts, slot);
             let at = PTIME * u32::try_from(slot).unwrap_or(u32::MAX);
             if let Some(ev) = events.next_if(|e| e.first_slot == slot) {
                 for (i, payload) in ev.payloads().into_iter().enumerate() {
@@ -478,10 +540,11 @@ impl RtpStream {
     }
 }
 
-/// The RTP timestamp of the 20 ms slot `slot`, wrapping as RFC 3550 §5.1 says it does.
-fn slot_timestamp(slot: usize) -> u32 {
+/// The RTP timestamp of the 20 ms slot `slot` of a stream starting at `first`, wrapping as
+/// RFC 3550 §5.1 says it does.
+fn slot_timestamp(first: u32, slot: usize) -> u32 {
     let slot = u32::try_from(slot).unwrap_or(u32::MAX);
-    FIRST_TS.wrapping_add(slot.wrapping_mul(TS_PER_PACKET))
+    first.wrapping_add(slot.wrapping_mul(TS_PER_PACKET))
 }
 
 /// Where one digit's event goes in a stream.
@@ -533,8 +596,26 @@ mod tests {
             assert_eq!(rtp.marker, i == 0);
             assert_eq!(rtp.payload.len(), 160);
             assert_eq!(rtp.seq, FIRST_SEQ.wrapping_add(u16::try_from(i).unwrap()));
-            assert_eq!(rtp.timestamp, slot_timestamp(i));
+            assert_eq!(rtp.timestamp, slot_timestamp(FIRST_TS, i));
         }
+    }
+
+    #[test]
+    fn a_g722_stream_continuing_a_pcma_one_keeps_its_ssrc_sequence_and_clock() {
+        let first = RtpStream::pcma_tone(1000.0, 0.1, Dbm0(-10.0)).with_ssrc(7);
+        let second = RtpStream::g722_tone(1000.0, 0.1, Dbm0(-10.0))
+            .unwrap()
+            .continuing(&first);
+        let last = RtpPacket::parse(&first.packets().last().unwrap().bytes).unwrap();
+        let next = RtpPacket::parse(&second.packets()[0].bytes).unwrap();
+        assert_eq!(next.payload_type, G722);
+        assert_eq!(next.ssrc, 7);
+        assert_eq!(next.seq, last.seq.wrapping_add(1));
+        assert_eq!(next.timestamp, last.timestamp.wrapping_add(160));
+        // 20 ms of G.722 at 64 kbit/s: 160 bytes, and 8 kHz RTP clock ticks.
+        assert_eq!(next.payload.len(), 160);
+        assert_eq!(second.packets()[0].at, Duration::ZERO);
+        assert_eq!(second.duration(), Duration::from_millis(100));
     }
 
     #[test]
@@ -572,7 +653,7 @@ mod tests {
         assert!(
             events
                 .iter()
-                .all(|(_, p)| p.timestamp == slot_timestamp(10))
+                .all(|(_, p)| p.timestamp == slot_timestamp(FIRST_TS, 10))
         );
         let payloads: Vec<TelephoneEvent> = events
             .iter()

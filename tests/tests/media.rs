@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use switchboard_tests::endpoint::{Plan, RtpEndpoint, Sender};
 use switchboard_tests::recording::{self, Recording};
 use switchboard_tests::rtp::RtpStream;
-use switchboard_tests::signal::{Dbm0, dominant_frequency, goertzel_power, rms};
+use switchboard_tests::signal::{self, Dbm0, dominant_frequency, goertzel_power, rms};
 use switchboard_tests::sip_log::{self, Direction, LoggedMessage};
 use switchboard_tests::{
     Config, Sipp, SippResult, SippRunning, Switchboard, free_port, require_tool, tempdir,
@@ -567,4 +567,149 @@ fn hold_plays_music_and_unhold_restores_the_bridge() {
         heard_over_time[last + 1..].iter().any(|w| is(w, CALLER_HZ)),
         "the caller was not heard again after unhold: {heard_over_time:?}"
     );
+}
+
+#[test]
+fn the_recording_stays_whole_and_aligned_when_the_caller_changes_codec_mid_call() {
+    if !require_tool("sipp") {
+        return;
+    }
+    // Wideband recording: the A-law half is resampled up, the G.722 half is recorded as is.
+    const WIDE: u32 = 16_000;
+    let (sb, _) = media_switch(|c| c.set("recording", "sample_rate", &WIDE.to_string()));
+    let data = tempdir::Dir::new("media-data");
+    // Three seconds of A-law, then (after the re-INVITE) three of G.722 from the same source.
+    let alaw = RtpStream::pcma_tone(CALLER_HZ, 3.0, LEVEL);
+    let g722 = RtpStream::g722_tone(CALLER_HZ, 3.0, LEVEL)
+        .expect("G.722 encoder")
+        .continuing(&alaw);
+    let pcap_alaw = write_pcap(&data, "alaw.pcap", &alaw);
+    let pcap_g722 = write_pcap(&data, "g722.pcap", &g722);
+    let phone = RtpEndpoint::bind().expect("agent RTP socket");
+    let agent_sipp = agent(&sb, &phone);
+    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(20)));
+    let pcap2 = pcap_g722.display().to_string();
+    let caller = caller(
+        &sb,
+        "media_caller_reinvite.xml",
+        Some(&pcap_alaw),
+        Some(alaw.duration() + Duration::from_millis(100)),
+    )
+    .arg(&["-key", "pcap2", &pcap2])
+    .run();
+    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
+    let heard = phone.stop();
+    let why = || explain(&sb, &caller, &agent_sipp);
+    assert!(caller.ok() && agent_sipp.ok(), "the call failed\n{}", why());
+
+    // The switch took the caller's G.722 (answered locally: the agent stays on A-law).
+    let reinvite_answer = sip_log::parse(&caller.messages)
+        .into_iter()
+        .filter(|m| answer(m))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no 200 OK to the re-INVITE\n{}", why()));
+    let accepted = reinvite_answer.sdp_media().map(|m| m.payload_types);
+    assert_eq!(
+        accepted.as_ref().and_then(|p| p.first()),
+        Some(&9),
+        "the re-INVITE's answer: {accepted:?}\n{}",
+        why()
+    );
+
+    // The agent heard the caller's tone before and after the change (relayed, then transcoded).
+    let audio = heard.audio();
+    let (before, after) = audio.split_at(audio.len().min(3 * RATE as usize));
+    let (tone_before, tone_after) = (
+        signal::tone_stretches(before, CALLER_HZ, RATE),
+        signal::tone_stretches(after, CALLER_HZ, RATE),
+    );
+    assert!(
+        tone_before >= 27 && tone_after >= 27,
+        "the agent heard the caller's tone for {tone_before} × 100 ms of the A-law half and \
+         {tone_after} × 100 ms of the G.722 half\n{}",
+        why()
+    );
+
+    // One recording, as long as the call: the caller's tone on the left in both halves, the
+    // agent's on the right throughout, nothing shifted.
+    let call = bridged_time(&caller);
+    let (path, rec) = wait_for_recording(
+        &sb.path("rec"),
+        call.saturating_sub(Duration::from_secs(1)),
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", why()));
+    assert_eq!(rec.channels.len(), 2, "{} is not stereo", path.display());
+    assert_eq!(rec.sample_rate, WIDE);
+    let (lasts, call_s) = (rec.duration().as_secs_f64(), call.as_secs_f64());
+    assert!(
+        (lasts - call_s).abs() <= 1.0,
+        "the recording lasts {lasts:.2} s, the call {call_s:.2} s\n{}",
+        why()
+    );
+    let left = rec.left();
+    let (left_before, left_after) = left.split_at(left.len() / 2);
+    let (rec_before, rec_after) = (
+        signal::tone_stretches(left_before, CALLER_HZ, WIDE),
+        signal::tone_stretches(left_after, CALLER_HZ, WIDE),
+    );
+    let agent_side = signal::tone_stretches(rec.right(), AGENT_HZ, WIDE);
+    assert!(
+        rec_before >= 27 && rec_after >= 27 && agent_side >= 55,
+        "recording of {lasts:.2} s: caller's tone {rec_before} + {rec_after} × 100 ms (first \
+         and second half), agent's {agent_side} × 100 ms\n{}",
+        why()
+    );
+    let log = sb.log();
+    assert!(
+        log.contains("re-INVITE answered") && log.contains("G722"),
+        "{}",
+        why()
+    );
+}
+
+#[test]
+fn a_recording_that_cannot_be_written_does_not_end_the_call() {
+    if !require_tool("sipp") {
+        return;
+    }
+    // The call's recording, rec/{call_id}.wav, is a link to /dev/full: it opens, and every
+    // write to it fails with ENOSPC, as on a full disk. The caller's Call-ID is fixed for that.
+    let (sb, _) = media_switch(|c| c);
+    let rec = sb.path("rec");
+    std::fs::create_dir_all(&rec).expect("rec folder");
+    std::os::unix::fs::symlink("/dev/full", rec.join("full-disk-1.wav")).expect("link");
+    let data = tempdir::Dir::new("media-data");
+    let stream = RtpStream::pcma_tone(CALLER_HZ, 3.0, LEVEL);
+    let pcap = write_pcap(&data, "caller.pcap", &stream);
+    let phone = RtpEndpoint::bind().expect("agent RTP socket");
+    let agent_sipp = agent(&sb, &phone);
+    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(15)));
+    let caller = caller(
+        &sb,
+        "media_caller.xml",
+        Some(&pcap),
+        Some(stream.duration() + Duration::from_millis(200)),
+    )
+    .arg(&["-cid_str", "full-disk-%u"])
+    .run();
+    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
+    let heard = phone.stop();
+    let why = || explain(&sb, &caller, &agent_sipp);
+    // The caller, not the switch, ended the call, after all of its tone got through.
+    assert!(caller.ok() && agent_sipp.ok(), "the call failed\n{}", why());
+    assert!(
+        signal::tone_stretches(&heard.audio(), CALLER_HZ, RATE) >= 25,
+        "the agent did not hear the caller's 3 s tone\n{}",
+        why()
+    );
+    let logged = sb.wait_for_log(Duration::from_secs(5), |log| {
+        log.lines().any(|l| {
+            l.contains("recording failed")
+                && l.contains("full-disk-1.wav")
+                && l.contains("no storage space")
+        })
+    });
+    assert!(logged.is_some(), "no error names the recording\n{}", why());
+    assert!(!sb.log().contains("panicked"), "{}", why());
 }
