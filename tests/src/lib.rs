@@ -636,16 +636,23 @@ pub struct SippResult {
     pub code: Option<i32>,
     /// The SIP messages it sent and received.
     pub messages: String,
-    /// Its error log.
+    /// Its error log, then what it printed on stderr (where it says why it could not start:
+    /// a port taken, a scenario it refuses).
     pub errors: String,
 }
 
 impl SippResult {
     fn new(output: Output, dir: &tempdir::Dir) -> Self {
+        let mut errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !stderr.trim().is_empty() {
+            errors.push_str("\n--- sipp stderr ---\n");
+            errors.push_str(stderr.trim_end());
+        }
         SippResult {
             code: output.status.code(),
             messages: std::fs::read_to_string(dir.path().join("messages.log")).unwrap_or_default(),
-            errors: std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default(),
+            errors,
         }
     }
 

@@ -93,7 +93,14 @@ fn agent_registers_with_digest_and_unregisters() {
     let caller = Sipp::new("caller_expect_480.xml", target(&sb), free_port())
         .arg(&["-s", "1001"])
         .run();
-    assert!(caller.ok(), "{:?}", caller.flow());
+    assert!(
+        caller.ok(),
+        "{:?} (exit {:?})\n{}\n{}",
+        caller.flow(),
+        caller.code,
+        caller.errors,
+        sb.log_tail(60)
+    );
 }
 
 #[test]
