@@ -605,7 +605,7 @@ fn the_recording_stays_whole_and_aligned_when_the_caller_changes_codec_mid_call(
     // The switch took the caller's G.722 (answered locally: the agent stays on A-law).
     let reinvite_answer = sip_log::parse(&caller.messages)
         .into_iter()
-        .filter(|m| answer(m))
+        .filter(answer)
         .nth(1)
         .unwrap_or_else(|| panic!("no 200 OK to the re-INVITE\n{}", why()));
     let accepted = reinvite_answer.sdp_media().map(|m| m.payload_types);
