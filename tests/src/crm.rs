@@ -114,12 +114,8 @@ fn serve(
     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Ok(request) = answer(stream, json) {
-                    requests
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(request);
-                }
+                // A request cut short is not kept; the server goes on.
+                let _ = answer(stream, json, requests);
             }
             // Nobody yet: the listener is non-blocking so that `stop` is seen.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -130,8 +126,9 @@ fn serve(
     }
 }
 
-/// Reads one request from `stream` and answers it with `json`.
-fn answer(stream: TcpStream, json: &str) -> io::Result<Request> {
+/// Reads one request from `stream`, keeps it in `requests`, then answers it with `json`: kept
+/// first, so whoever has read the answer finds the request in [`Crm::requests`].
+fn answer(stream: TcpStream, json: &str, requests: &Mutex<Vec<Request>>) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let mut reader = BufReader::new(stream);
@@ -156,18 +153,21 @@ fn answer(stream: TcpStream, json: &str) -> io::Result<Request> {
     }
     let mut body = vec![0; length.min(MAX_BODY)];
     reader.read_exact(&mut body)?;
+    requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            content_type,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
     let reply = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n{json}",
         json.len()
     );
-    reader.get_mut().write_all(reply.as_bytes())?;
-    Ok(Request {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        content_type,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    reader.get_mut().write_all(reply.as_bytes())
 }
 
 #[cfg(test)]
