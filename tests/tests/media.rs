@@ -14,7 +14,7 @@ use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use switchboard_tests::endpoint::{Plan, RtpEndpoint, Sender};
+use switchboard_tests::endpoint::{Plan, Received, RtpEndpoint, Sender};
 use switchboard_tests::recording::{self, Recording};
 use switchboard_tests::rtp::RtpStream;
 use switchboard_tests::signal::{self, Dbm0, dominant_frequency, goertzel_power, rms};
@@ -140,6 +140,32 @@ fn explain(sb: &Switchboard, caller: &SippResult, agent: &SippResult) -> String 
     )
 }
 
+/// One bridged call to the agent: the caller plays `stream` with `scenario` (and `extra` SIPp
+/// arguments) for its length, the agent answers with its tone; what each SIPp did and what the
+/// agent heard.
+fn tone_call(
+    sb: &Switchboard,
+    stream: &RtpStream,
+    scenario: &str,
+    extra: &[&str],
+) -> (SippResult, SippResult, Received) {
+    let data = tempdir::Dir::new("media-data");
+    let pcap = write_pcap(&data, "caller.pcap", stream);
+    let phone = RtpEndpoint::bind().expect("agent RTP socket");
+    let agent_sipp = agent(sb, &phone);
+    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(20)));
+    let caller = caller(
+        sb,
+        scenario,
+        Some(&pcap),
+        Some(stream.duration() + Duration::from_millis(200)),
+    )
+    .arg(extra)
+    .run();
+    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
+    (caller, agent_sipp, phone.stop())
+}
+
 /// The first message of `log` that `pick` accepts.
 fn find(log: &str, pick: impl Fn(&LoggedMessage) -> bool) -> Option<LoggedMessage> {
     sip_log::parse(log).into_iter().find(|m| pick(m))
@@ -176,6 +202,26 @@ fn bridged_time(caller: &SippResult) -> Duration {
             caller.messages
         ),
     }
+}
+
+/// The call's one recording, once the switch has finalised it: stereo, and lasting the call
+/// (the caller's 200 OK to its BYE) within a second.
+fn call_recording(sb: &Switchboard, caller: &SippResult, why: &dyn Fn() -> String) -> Recording {
+    let call = bridged_time(caller);
+    let (path, rec) = wait_for_recording(
+        &sb.path("rec"),
+        call.saturating_sub(Duration::from_secs(1)),
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", why()));
+    assert_eq!(rec.channels.len(), 2, "{} is not stereo", path.display());
+    let (lasts, call_s) = (rec.duration().as_secs_f64(), call.as_secs_f64());
+    assert!(
+        (lasts - call_s).abs() <= 1.0,
+        "the recording lasts {lasts:.2} s, the call {call_s:.2} s\n{}",
+        why()
+    );
+    rec
 }
 
 /// Waits (at most `timeout`) for the one recording in `dir` to read back whole and to last at
@@ -222,7 +268,6 @@ fn tone_and_digits_cross_a_bridged_call_and_land_in_the_recording() {
         return;
     }
     let (sb, _) = media_switch(|c| c);
-    let data = tempdir::Dir::new("media-data");
     let stream = RtpStream::pcma_tone(CALLER_HZ, 3.0, LEVEL)
         .with_rfc4733_digits(
             "15#",
@@ -231,19 +276,7 @@ fn tone_and_digits_cross_a_bridged_call_and_land_in_the_recording() {
             Duration::from_millis(100),
         )
         .expect("digits fit");
-    let pcap = write_pcap(&data, "caller.pcap", &stream);
-    let phone = RtpEndpoint::bind().expect("agent RTP socket");
-    let agent_sipp = agent(&sb, &phone);
-    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(15)));
-    let caller = caller(
-        &sb,
-        "media_caller.xml",
-        Some(&pcap),
-        Some(stream.duration() + Duration::from_millis(200)),
-    )
-    .run();
-    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
-    let heard = phone.stop();
+    let (caller, agent_sipp, heard) = tone_call(&sb, &stream, "media_caller.xml", &[]);
     let why = || explain(&sb, &caller, &agent_sipp);
     assert!(caller.ok() && agent_sipp.ok(), "the call failed\n{}", why());
 
@@ -268,14 +301,7 @@ fn tone_and_digits_cross_a_bridged_call_and_land_in_the_recording() {
     );
 
     // The recording: stereo 16-bit, caller left, agent right, as long as the call.
-    let call = bridged_time(&caller);
-    let (path, rec) = wait_for_recording(
-        &sb.path("rec"),
-        call.saturating_sub(Duration::from_secs(1)),
-        Duration::from_secs(5),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", why()));
-    assert_eq!(rec.channels.len(), 2, "{} is not stereo", path.display());
+    let rec = call_recording(&sb, &caller, &why);
     assert_eq!(rec.sample_rate, RATE);
     assert_near(
         dominant_frequency(rec.left(), RATE),
@@ -288,12 +314,6 @@ fn tone_and_digits_cross_a_bridged_call_and_land_in_the_recording() {
         AGENT_HZ,
         "recording, right",
         &why,
-    );
-    let (lasts, call_s) = (rec.duration().as_secs_f64(), call.as_secs_f64());
-    assert!(
-        (lasts - call_s).abs() <= 1.0,
-        "the recording lasts {lasts:.2} s, the call {call_s:.2} s\n{}",
-        why()
     );
 }
 
@@ -583,22 +603,14 @@ fn the_recording_stays_whole_and_aligned_when_the_caller_changes_codec_mid_call(
     let g722 = RtpStream::g722_tone(CALLER_HZ, 3.0, LEVEL)
         .expect("G.722 encoder")
         .continuing(&alaw);
-    let pcap_alaw = write_pcap(&data, "alaw.pcap", &alaw);
-    let pcap_g722 = write_pcap(&data, "g722.pcap", &g722);
-    let phone = RtpEndpoint::bind().expect("agent RTP socket");
-    let agent_sipp = agent(&sb, &phone);
-    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(20)));
-    let pcap2 = pcap_g722.display().to_string();
-    let caller = caller(
+    let pcap2 = write_pcap(&data, "g722.pcap", &g722);
+    let pcap2 = pcap2.display().to_string();
+    let (caller, agent_sipp, heard) = tone_call(
         &sb,
+        &alaw,
         "media_caller_reinvite.xml",
-        Some(&pcap_alaw),
-        Some(alaw.duration() + Duration::from_millis(100)),
-    )
-    .arg(&["-key", "pcap2", &pcap2])
-    .run();
-    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
-    let heard = phone.stop();
+        &["-key", "pcap2", &pcap2],
+    );
     let why = || explain(&sb, &caller, &agent_sipp);
     assert!(caller.ok() && agent_sipp.ok(), "the call failed\n{}", why());
 
@@ -632,21 +644,9 @@ fn the_recording_stays_whole_and_aligned_when_the_caller_changes_codec_mid_call(
 
     // One recording, as long as the call: the caller's tone on the left in both halves, the
     // agent's on the right throughout, nothing shifted.
-    let call = bridged_time(&caller);
-    let (path, rec) = wait_for_recording(
-        &sb.path("rec"),
-        call.saturating_sub(Duration::from_secs(1)),
-        Duration::from_secs(5),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", why()));
-    assert_eq!(rec.channels.len(), 2, "{} is not stereo", path.display());
+    let rec = call_recording(&sb, &caller, &why);
     assert_eq!(rec.sample_rate, WIDE);
-    let (lasts, call_s) = (rec.duration().as_secs_f64(), call.as_secs_f64());
-    assert!(
-        (lasts - call_s).abs() <= 1.0,
-        "the recording lasts {lasts:.2} s, the call {call_s:.2} s\n{}",
-        why()
-    );
+    let lasts = rec.duration().as_secs_f64();
     let left = rec.left();
     let (left_before, left_after) = left.split_at(left.len() / 2);
     let (rec_before, rec_after) = (
@@ -679,22 +679,13 @@ fn a_recording_that_cannot_be_written_does_not_end_the_call() {
     let rec = sb.path("rec");
     std::fs::create_dir_all(&rec).expect("rec folder");
     std::os::unix::fs::symlink("/dev/full", rec.join("full-disk-1.wav")).expect("link");
-    let data = tempdir::Dir::new("media-data");
     let stream = RtpStream::pcma_tone(CALLER_HZ, 3.0, LEVEL);
-    let pcap = write_pcap(&data, "caller.pcap", &stream);
-    let phone = RtpEndpoint::bind().expect("agent RTP socket");
-    let agent_sipp = agent(&sb, &phone);
-    let phone = phone.start(Plan::reply(agent_voice(), Duration::from_secs(15)));
-    let caller = caller(
+    let (caller, agent_sipp, heard) = tone_call(
         &sb,
+        &stream,
         "media_caller.xml",
-        Some(&pcap),
-        Some(stream.duration() + Duration::from_millis(200)),
-    )
-    .arg(&["-cid_str", "full-disk-%u"])
-    .run();
-    let agent_sipp = agent_sipp.wait_at_most(AFTER_CALLER);
-    let heard = phone.stop();
+        &["-cid_str", "full-disk-%u"],
+    );
     let why = || explain(&sb, &caller, &agent_sipp);
     // The caller, not the switch, ended the call, after all of its tone got through.
     assert!(caller.ok() && agent_sipp.ok(), "the call failed\n{}", why());
