@@ -35,7 +35,7 @@ pub struct MediaConfig {
     pub jitter_min_ms: u32,
     /// Upper bound of the adaptive jitter buffer.
     pub jitter_max_ms: u32,
-    /// Media worker threads (0: half the CPU cores, at least one).
+    /// Media worker threads (0: one per CPU core).
     pub workers: usize,
     /// Listen for DTMF tones in the audio while the dialplan waits for digits.
     pub inband_dtmf: bool,

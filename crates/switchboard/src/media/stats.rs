@@ -28,6 +28,10 @@ pub struct MediaStats {
     pub recording_failures: AtomicU64,
     /// Legs ended for sending no RTP.
     pub media_timeouts: AtomicU64,
+    /// The longest 20 ms tick (playout, mixing, recording feed for every session of a worker)
+    /// since the last summary, in µs: while it runs, that worker relays nothing, so it bounds the
+    /// latency the tick adds.
+    pub slowest_tick_us: AtomicU64,
 }
 
 /// One worker's counters since its last flush.
@@ -40,6 +44,7 @@ pub(crate) struct LocalStats {
     pub(crate) dropped_foreign: u64,
     pub(crate) dropped_other: u64,
     pub(crate) send_errors: u64,
+    pub(crate) slowest_tick_us: u64,
 }
 
 impl LocalStats {
@@ -59,18 +64,20 @@ impl LocalStats {
                 counter.fetch_add(value, Ordering::Relaxed);
             }
         }
+        to.slowest_tick_us
+            .fetch_max(self.slowest_tick_us, Ordering::Relaxed);
         *self = LocalStats::default();
     }
 }
 
 impl MediaStats {
-    /// A one-line summary for logs.
+    /// A one-line summary for logs; the slowest tick starts again from zero.
     #[must_use]
     pub fn summary(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
             "in={} out={} malformed={} bad_pt={} foreign={} other={} send_errors={} \
-             rec_dropped={} rec_failures={} timeouts={}",
+             rec_dropped={} rec_failures={} timeouts={} slowest_tick_us={}",
             get(&self.packets_in),
             get(&self.packets_out),
             get(&self.dropped_malformed),
@@ -81,6 +88,7 @@ impl MediaStats {
             get(&self.recording_dropped_frames),
             get(&self.recording_failures),
             get(&self.media_timeouts),
+            self.slowest_tick_us.swap(0, Ordering::Relaxed),
         )
     }
 }

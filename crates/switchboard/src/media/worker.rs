@@ -66,6 +66,7 @@ pub(crate) fn spawn(
         session_count,
         ticks: 0,
         pending_closes: Vec::new(),
+        events: Some(Events::with_capacity(1024)),
     };
     std::thread::Builder::new()
         .name(format!("media-{index}"))
@@ -98,28 +99,20 @@ pub(crate) struct Worker {
     pub(crate) ticks: u64,
     /// Recordings to finish once the recorder thread has room.
     pub(crate) pending_closes: Vec<u64>,
+    /// The poll's event buffer (taken while its events are served).
+    events: Option<Events>,
 }
 
 impl Worker {
     fn run(mut self) {
-        let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TICK;
         loop {
             let timeout = next_tick.saturating_duration_since(Instant::now());
-            if let Err(err) = self.poll.poll(&mut events, Some(timeout))
-                && err.kind() != io::ErrorKind::Interrupted
-            {
+            if let Err(err) = self.serve_io(Some(timeout)) {
                 tracing::error!(%err, "media worker poll failed; worker stops");
                 return;
             }
             let now = Instant::now();
-            for event in &events {
-                match event.token() {
-                    WAKER => {}
-                    Token(t) if t % 2 == 0 => self.read_rtp(t / 2, now),
-                    Token(t) => self.read_rtcp(t / 2, now),
-                }
-            }
             if !self.drain_commands(now) {
                 return;
             }
@@ -132,6 +125,30 @@ impl Worker {
                     next_tick = now + TICK;
                 }
             }
+        }
+    }
+
+    /// Waits at most `timeout` for sockets to be readable and reads every one that is. A long
+    /// tick calls it with a zero timeout between slices of sessions, so that relayed packets do
+    /// not wait for the whole tick (measured: 4–5.5 ms for 1,000 recorded calls).
+    pub(crate) fn serve_io(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let Some(mut events) = self.events.take() else {
+            return Ok(());
+        };
+        let polled = self.poll.poll(&mut events, timeout);
+        let now = Instant::now();
+        for event in &events {
+            match event.token() {
+                WAKER => {}
+                Token(t) if t % 2 == 0 => self.read_rtp(t / 2, now),
+                Token(t) => self.read_rtcp(t / 2, now),
+            }
+        }
+        events.clear();
+        self.events = Some(events);
+        match polled {
+            Err(err) if err.kind() != io::ErrorKind::Interrupted => Err(err),
+            _ => Ok(()),
         }
     }
 
