@@ -10,10 +10,11 @@
 //! analysis sees changing audio rather than one frame again and again. Times are this
 //! thread's CPU time, not wall time (see `ThreadCpuTime`).
 
-use std::f64::consts::TAU;
-use std::time::Duration;
+mod common;
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use std::f64::consts::TAU;
+
+use common::ThreadCpuTime;
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use switchboard_media::codec::{
     CodecKind, CodecParams, Decoder, Encoder, MAX_FRAME_SAMPLES, MAX_PAYLOAD_BYTES, OpusRate,
@@ -192,63 +193,9 @@ fn bench_transcode(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
-/// This thread's CPU time, in ns, from `/proc/thread-self/schedstat` (Linux): the project's
-/// machines are shared with builds, and wall time would count the time the bench sat
-/// preempted. The kernel updates the figure at each scheduler tick (4 ms here), so samples
-/// are made long (see `config`) and criterion's regression over them averages that out.
-struct ThreadCpuTime;
-
-/// Criterion's own nanosecond formatting, borrowed for our nanoseconds.
-static WALL: WallTime = WallTime;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-
-    fn zero(&self) -> u64 {
-        0
-    }
-
-    #[allow(clippy::cast_precision_loss)] // nanoseconds of a bench run fit 2^53
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
-
-fn config() -> Criterion<ThreadCpuTime> {
-    Criterion::default()
-        .with_measurement(ThreadCpuTime)
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::thread_cpu_config();
     targets = bench_g711_g722, bench_opus, bench_transcode
 }
 criterion_main!(benches);
