@@ -3,22 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use switchboard_tests::phone::register;
 use switchboard_tests::{Sipp, Switchboard, free_port, options, require_tool};
-
-/// Registers `extension` from `port` (the SIPp agent then listens on that same port).
-fn register(sb: &Switchboard, extension: &str, port: u16) {
-    let password = format!("demo-{extension}");
-    let result = Sipp::new("register_only.xml", Some(sb.sip), port)
-        .arg(&["-s", extension, "-au", extension, "-ap", &password])
-        .run();
-    assert!(
-        result.ok(),
-        "REGISTER failed: {:?}\n{}\n{}",
-        result.flow(),
-        result.errors,
-        sb.log()
-    );
-}
 
 /// Runs `agent_scenario` as the phone of `extension` and `caller_scenario` as the carrier
 /// calling it; both must complete.

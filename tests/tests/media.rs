@@ -61,28 +61,9 @@ fn rtp_range() -> (u16, u16) {
     (min, min + 199)
 }
 
-/// Registers the agent's phone from `port`, as the call-through tests do.
-fn register(sb: &Switchboard, port: u16) {
-    let password = format!("demo-{AGENT}");
-    let result = Sipp::new("register_only.xml", Some(sb.sip), port)
-        .arg(&["-s", AGENT, "-au", AGENT, "-ap", &password])
-        .run();
-    assert!(
-        result.ok(),
-        "REGISTER failed: {:?}\n{}\n{}",
-        result.flow(),
-        result.errors,
-        tail(sb)
-    );
-}
-
 /// The agent's phone: registered, its SIP played by SIPp, its media by `phone`.
 fn agent(sb: &Switchboard, phone: &RtpEndpoint) -> SippRunning {
-    let port = free_port();
-    register(sb, port);
-    Sipp::new("media_agent.xml", None, port)
-        .arg(&["-key", "rtp_port", &phone.port().to_string()])
-        .spawn()
+    switchboard_tests::phone::answering_agent(sb, AGENT, phone)
 }
 
 /// The caller's SIPp: `scenario` towards the switch, from its own media port, playing `pcap`
