@@ -34,16 +34,17 @@ pub(crate) async fn talk(
     // What an operator needs to see: whether this call costs a relay or a transcoding.
     let caller_remote = call.caller.remote.as_ref();
     let callee_remote = call.callees.get(&callee).and_then(|l| l.remote.as_ref());
-    let name = |r: Option<&crate::media::RemoteMedia>| r.map(|r| r.codec.to_string());
+    let name =
+        |r: Option<&crate::media::RemoteMedia>| r.map_or("none", |r| r.codec.encoding_name());
     let media = match (caller_remote, callee_remote) {
-        (Some(a), Some(b)) if a.codec == b.codec && a.params == b.params => "relayed",
+        (Some(a), Some(b)) if a.relays_to(b) => "relayed",
         (Some(_), Some(_)) => "transcoded",
         _ => "one-way",
     };
     tracing::info!(
         %callee,
-        caller_codec = name(caller_remote).as_deref().unwrap_or("none"),
-        callee_codec = name(callee_remote).as_deref().unwrap_or("none"),
+        caller_codec = name(caller_remote),
+        callee_codec = name(callee_remote),
         media,
         "bridged"
     );

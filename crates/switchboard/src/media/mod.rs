@@ -90,6 +90,15 @@ pub struct RemoteMedia {
     pub recv: bool,
 }
 
+impl RemoteMedia {
+    /// Whether audio from a leg with these terms can be relayed packet by packet to a leg with
+    /// `other`'s (same codec, same parameters); otherwise the bridge transcodes.
+    #[must_use]
+    pub fn relays_to(&self, other: &RemoteMedia) -> bool {
+        self.codec == other.codec && self.params == other.params
+    }
+}
+
 /// What to play to a leg.
 #[derive(Debug, Clone)]
 pub enum PlaySource {

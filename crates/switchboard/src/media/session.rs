@@ -283,7 +283,7 @@ impl Worker {
                     (Some(_), Some(Some(p))) => {
                         let me = self.legs[i].as_ref().and_then(|l| l.remote.as_ref());
                         let same = match (me, p.remote.as_ref()) {
-                            (Some(a), Some(b)) => a.codec == b.codec && a.params == b.params,
+                            (Some(a), Some(b)) => a.relays_to(b),
                             _ => false,
                         };
                         (p.holds(), same, true)
