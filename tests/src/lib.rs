@@ -346,6 +346,16 @@ impl Config {
         self
     }
 
+    /// Sets `[media]`'s RTP port range to `range` (see [`own_rtp_ports`]).
+    #[must_use]
+    pub fn rtp_ports(self, range: (u16, u16)) -> Config {
+        self.set("media", "rtp_port_min", &range.0.to_string()).set(
+            "media",
+            "rtp_port_max",
+            &range.1.to_string(),
+        )
+    }
+
     /// Sets `key` of `[table]` to the absolute path of `relative` inside the switch's own
     /// (temporary) directory, known only at start.
     #[must_use]
@@ -455,6 +465,18 @@ pub fn options(to: SocketAddr, wait: Duration) -> Option<String> {
 #[must_use]
 pub fn scenario(name: &str) -> PathBuf {
     workspace().join("tests").join("sipp").join(name)
+}
+
+/// 200 RTP ports of 10000–29999 for one switch: none that another switch of this test process
+/// was given, offset by the process id so that two test processes running at once are unlikely
+/// to pick the same ones.
+#[must_use]
+pub fn own_rtp_ports() -> (u16, u16) {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let slot = (u16::try_from(std::process::id() % 20).unwrap_or(0) * 5 + n) % 100;
+    let min = 10_000 + slot * 200;
+    (min, min + 199)
 }
 
 /// A SIPp run: `sipp -sf SCENARIO TARGET -i 127.0.0.1 -p PORT -m 1 …`, bounded by `-timeout`.

@@ -20,7 +20,8 @@ use switchboard_tests::rtp::RtpStream;
 use switchboard_tests::signal::{self, Dbm0, dominant_frequency, goertzel_power, rms};
 use switchboard_tests::sip_log::{self, Direction, LoggedMessage};
 use switchboard_tests::{
-    Config, Sipp, SippResult, SippRunning, Switchboard, free_port, require_tool, tempdir,
+    Config, Sipp, SippResult, SippRunning, Switchboard, free_port, own_rtp_ports, require_tool,
+    tempdir,
 };
 
 /// The agent every test calls.
@@ -43,22 +44,12 @@ const TOLERANCE_HZ: f64 = 10.0;
 /// A switch for media tests: its own RTP port range (tests run in parallel), recordings in its
 /// own directory as `rec/{call_id}.wav`, then whatever `edit` changes.
 fn media_switch(edit: impl FnOnce(Config) -> Config) -> (Switchboard, (u16, u16)) {
-    let range = rtp_range();
-    let config = Config::shipped()
-        .set("media", "rtp_port_min", &range.0.to_string())
-        .set("media", "rtp_port_max", &range.1.to_string())
-        .set_path("recording", "path", "rec/{call_id}.wav");
+    let range = own_rtp_ports();
+    let config =
+        Config::shipped()
+            .rtp_ports(range)
+            .set_path("recording", "path", "rec/{call_id}.wav");
     (Switchboard::start_config(edit(config)), range)
-}
-
-/// 200 ports of 20000–29999 that no other switch of this test process uses, offset by the
-/// process id so that two test processes are unlikely to pick the same ones.
-fn rtp_range() -> (u16, u16) {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let slot = (u16::try_from(std::process::id() % 10).unwrap_or(0) * 5 + n) % 50;
-    let min = 20_000 + slot * 200;
-    (min, min + 199)
 }
 
 /// The agent's phone: registered, its SIP played by SIPp, its media by `phone`.

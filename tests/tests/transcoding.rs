@@ -13,7 +13,7 @@ use switchboard_tests::phone::Caller;
 use switchboard_tests::recording::{self, Recording};
 use switchboard_tests::rtp::RtpStream;
 use switchboard_tests::signal::{Dbm0, tone_stretches};
-use switchboard_tests::{Config, Switchboard, free_port, require_tool};
+use switchboard_tests::{Config, Switchboard, free_port, own_rtp_ports, require_tool};
 
 const AGENT: &str = "1002";
 const CALLER_HZ: f64 = 1000.0;
@@ -27,18 +27,13 @@ const HEARD: usize = 50;
 /// G.711's rate: what the caller hears and the recording's default rate.
 const RATE: u32 = 8000;
 
-/// A switch recording every call as `rec/{call_id}.wav`, on its own RTP ports (each test binary
-/// runs in its own process, its tests in parallel).
+/// A switch recording every call as `rec/{call_id}.wav`, on its own RTP ports.
 fn switch() -> Switchboard {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let min = 28_000 + (u16::try_from(std::process::id() % 4).unwrap_or(0) * 4 + n) % 16 * 100;
-    Switchboard::start_config(
-        Config::shipped()
-            .set("media", "rtp_port_min", &min.to_string())
-            .set("media", "rtp_port_max", &(min + 99).to_string())
-            .set_path("recording", "path", "rec/{call_id}.wav"),
-    )
+    Switchboard::start_config(Config::shipped().rtp_ports(own_rtp_ports()).set_path(
+        "recording",
+        "path",
+        "rec/{call_id}.wav",
+    ))
 }
 
 /// `samples` at `rate_hz` (a multiple of 8 kHz) brought to 8 kHz by averaging each run of

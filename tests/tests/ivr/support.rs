@@ -12,7 +12,9 @@ use switchboard_tests::recording::{self, Recording, wait_for_wav};
 use switchboard_tests::rtp::RtpStream;
 use switchboard_tests::signal::{self, Dbm0, dominant_frequency, tone, tone_stretches};
 use switchboard_tests::sip_log::{self, Direction};
-use switchboard_tests::{Config, Sipp, SippResult, Switchboard, free_port, tempdir, workspace};
+use switchboard_tests::{
+    Config, Sipp, SippResult, Switchboard, free_port, own_rtp_ports, tempdir, workspace,
+};
 
 /// The shipped after-sales line.
 pub(crate) const IVR: &str = "+33180000000";
@@ -60,11 +62,9 @@ pub(crate) fn open_copy() -> String {
 /// the shipped prompts, music on hold that is a plain 440 Hz tone (easy to tell from anything
 /// else), and no folder watching (reloads happen when a test asks); then `edit`.
 pub(crate) fn ivr_switch(dialplans: Dialplans, edit: impl FnOnce(Config) -> Config) -> Switchboard {
-    let range = rtp_range();
     let quoted = |p: PathBuf| format!("{:?}", p.display().to_string());
     let config = Config::shipped()
-        .set("media", "rtp_port_min", &range.0.to_string())
-        .set("media", "rtp_port_max", &range.1.to_string())
+        .rtp_ports(own_rtp_ports())
         .file("moh/music.wav", music_on_hold())
         .set_path("media", "moh_dir", "moh")
         .set_path("recording", "path", "rec/{call_id}.wav")
@@ -81,15 +81,6 @@ pub(crate) fn ivr_switch(dialplans: Dialplans, edit: impl FnOnce(Config) -> Conf
         }
     };
     Switchboard::start_config(edit(config))
-}
-
-/// 200 ports of 10000–19999 that no other switch of this test process uses (media.rs uses
-/// 20000–29999; the pool skips a port someone else holds anyway).
-pub(crate) fn rtp_range() -> (u16, u16) {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let slot = (u16::try_from(std::process::id() % 10).unwrap_or(0) * 5 + n) % 50;
-    (10_000 + slot * 200, 10_000 + slot * 200 + 199)
 }
 
 /// Two seconds of 440 Hz as an 8 kHz mono WAV.
