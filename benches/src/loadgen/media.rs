@@ -17,7 +17,7 @@
 //!
 //! Packets of G.711 streams carry a [`Stamp`] in the first 16 payload bytes (the rest is a
 //! 400 Hz tone); Opus packets are real Opus frames of the same tone, encoded once at start with
-//! `opus-rs` and resent in a cycle, so a transcoding switch decodes real audio.
+//! libopus (`switchboard-opus`) and resent in a cycle, so a transcoding switch decodes real audio.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -64,7 +64,7 @@ impl Payloads {
     /// The G.711 tone frames, and `OPUS_FRAMES` Opus frames when `opus` is true.
     ///
     /// # Errors
-    /// The encoder's message when `opus-rs` refuses to encode.
+    /// What the encoder says when it refuses to encode.
     pub fn build(opus: bool) -> Result<Payloads, String> {
         let pcm = tone(8_000.0, SAMPLES_PER_20MS);
         let mut pcma = [0_u8; SAMPLES_PER_20MS];
@@ -91,18 +91,18 @@ impl Payloads {
 /// narrowband, as a softphone sends when the switch's SDP says `maxplaybackrate=8000` (what it
 /// offers when the other leg is G.711). The RTP clock stays 48 kHz (RFC 7587).
 fn opus_frames() -> Result<Vec<Vec<u8>>, String> {
-    let mut encoder =
-        opus_rs::OpusEncoder::new(8_000, 1, opus_rs::Application::Voip).map_err(str::to_owned)?;
-    encoder.bitrate_bps = 20_000;
+    let opus_error = |e: switchboard_opus::Error| format!("opus encoder: {e}");
+    let mut encoder = switchboard_opus::Encoder::new(8_000, switchboard_opus::Application::Voip)
+        .map_err(opus_error)?;
+    encoder.set_bitrate(20_000).map_err(opus_error)?;
     let pcm = tone(8_000.0, 160 * OPUS_FRAMES);
     let mut out = [0_u8; 1500];
     pcm.chunks(160)
         .map(|frame| {
-            let n = encoder.encode_i16(frame, 160, &mut out)?;
+            let n = encoder.encode(frame, &mut out).map_err(opus_error)?;
             Ok(out[..n].to_vec())
         })
-        .collect::<Result<_, &str>>()
-        .map_err(str::to_owned)
+        .collect()
 }
 
 /// Binds `streams` RTP sockets on `ip` (ephemeral ports), non-blocking, and registers them with
@@ -438,8 +438,8 @@ mod tests {
     fn opus_frames_are_real_opus_and_unstamped() {
         let payloads = Payloads::build(true).unwrap();
         assert_eq!(payloads.opus.len(), OPUS_FRAMES);
-        let mut decoder = opus_rs::OpusDecoder::new(48_000, 1).unwrap();
-        let mut pcm = [0.0_f32; 960];
+        let mut decoder = switchboard_opus::Decoder::new(48_000).unwrap();
+        let mut pcm = [0_i16; 960];
         let mut energy = 0.0;
         for frame in &payloads.opus {
             assert!(
@@ -447,10 +447,11 @@ mod tests {
                 "{} bytes",
                 frame.len()
             );
-            assert_eq!(decoder.decode(frame, 960, &mut pcm), Ok(960));
-            energy += pcm.iter().map(|s| s * s).sum::<f32>();
+            assert_eq!(decoder.decode(frame, &mut pcm, false), Ok(960));
+            energy += pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
         }
-        assert!(energy > 1.0, "the frames decode to the tone, not silence");
+        // Above a 1 %-of-full-scale signal's energy: the tone, not silence.
+        assert!(energy > 1e6, "the frames decode to the tone, not silence");
         let mut stream = TxStream {
             to: "127.0.0.1:9".parse().unwrap(),
             codec: Codec::Opus,

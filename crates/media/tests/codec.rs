@@ -409,7 +409,7 @@ fn opus_encoder_honours_the_peers_maxplaybackrate() {
 fn opus_bitrate_cap_and_cbr() {
     let pcm = voice(8_000, 10_000.0, 16_000);
     let mut dec = new_decoder(CodecKind::Opus, &opus_params(OpusRate::Narrowband)).expect("dec");
-    // maxaveragebitrate=10000 caps our 20 kbit/s default.
+    // maxaveragebitrate=10000 caps our 26 kbit/s default.
     let capped = CodecParams {
         opus_rate: OpusRate::Narrowband,
         opus_fmtp: parse_opus_fmtp("maxaveragebitrate=10000"),
@@ -419,7 +419,7 @@ fn opus_bitrate_cap_and_cbr() {
     let (_, payloads) = round_trip(enc.as_mut(), dec.as_mut(), &pcm);
     let bps = payloads.iter().map(|p| p.len() * 8).sum::<usize>() as f64 / 2.0;
     assert!(bps < 10_000.0 * 1.2, "{bps} bit/s against a 10 kbit/s cap");
-    // cbr=1: every packet has the size of the bitrate, 20,000 × 20 ms / 8 = 50 octets.
+    // cbr=1: every packet has the size of the bitrate, 26,000 × 20 ms / 8 = 65 octets.
     let cbr = CodecParams {
         opus_rate: OpusRate::Narrowband,
         opus_fmtp: parse_opus_fmtp("cbr=1"),
@@ -427,7 +427,7 @@ fn opus_bitrate_cap_and_cbr() {
     };
     let mut enc = new_encoder(CodecKind::Opus, &cbr).expect("encoder");
     let (_, payloads) = round_trip(enc.as_mut(), dec.as_mut(), &pcm);
-    assert!(payloads.iter().all(|p| p.len() == 50), "CBR sizes vary");
+    assert!(payloads.iter().all(|p| p.len() == 65), "CBR sizes vary");
 }
 
 /// Decodes `payloads` with one decoder, except packet `lost`, which a second, identical decoder
@@ -478,10 +478,11 @@ fn opus_in_band_fec_rebuilds_a_lost_frame_better_than_concealment() {
     // Compare the lost frame with what the complete stream decoded to.
     let (_, snr_fec) = aligned_snr(&full[frame.clone()], &fec[frame.clone()], 0, 0);
     let (_, snr_plc) = aligned_snr(&full[frame.clone()], &plc[frame], 0, 0);
-    // Measured: 31.3 dB with FEC, -1.9 dB with concealment. LBRR is a coarser coding of the
-    // same frame, so it follows the waveform; concealment only extrapolates the previous one.
+    // Measured (libopus 1.3.1): 15.9 dB with FEC, 0.7 dB with concealment. LBRR is a coarser
+    // coding of the same frame, so it follows the waveform; concealment only extrapolates the
+    // previous one.
     assert!(
-        snr_fec > 20.0 && snr_plc < 10.0,
+        snr_fec > 10.0 && snr_plc < 5.0,
         "FEC {snr_fec:.1} dB vs concealment {snr_plc:.1} dB"
     );
     // Without the flag there is no LBRR: FEC recovery is plain concealment.

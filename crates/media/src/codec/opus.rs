@@ -1,5 +1,5 @@
-//! Opus (RFC 6716) behind the codec traits, on the pure-Rust `opus-rs` crate, with the RTP
-//! conventions of RFC 7587.
+//! Opus (RFC 6716) behind the codec traits, on the reference libopus code (through
+//! `switchboard-opus`, whose docs say why not `opus-rs`), with the RTP conventions of RFC 7587.
 //!
 //! # Rates: why the PCM rate is a parameter
 //! The Opus RTP clock is always 48 kHz (RFC 7587 §4.1) but the codec itself, like libopus, can
@@ -10,24 +10,24 @@
 //! is also by far the cheapest to run (figures below).
 //!
 //! # Cost, and the defaults chosen from it
-//! `cargo bench -p switchboard-benches --bench codec`, release, one 20 ms frame of a voiced test
-//! signal, measured as thread CPU time on this project's 2-core machine (shared with builds,
-//! so caches were contended; a quiet machine does no worse):
+//! `cargo bench -p switchboard-benches --bench codec -- 'opus|transcode'`, release, libopus
+//! 1.3.1 (Debian's build), one 20 ms frame of a voiced test signal, measured as thread CPU
+//! time on this project's 2-core machine:
 //!
 //! | PCM rate | default bitrate | encode | decode |
 //! |---|---|---|---|
-//! | 8 kHz (NB, SILK) | 20 kbit/s | 28.5 µs | 4.4 µs |
-//! | 16 kHz (WB, SILK) | 24 kbit/s | 45.0 µs | 9.5 µs |
-//! | 48 kHz (FB, hybrid) | 32 kbit/s | 98.9 µs | 40.8 µs |
+//! | 8 kHz (NB, SILK) | 26 kbit/s | 23.6 µs | 4.7 µs |
+//! | 16 kHz (WB, SILK) | 34 kbit/s | 40.1 µs | 8.6 µs |
+//! | 48 kHz (FB, hybrid) | 44 kbit/s | 63.5 µs | 23.4 µs |
 //!
-//! Narrowband encode by complexity: 0 → 25.8 µs, **1 → 29.0 µs**, 2 → 43.4, 3 → 47.2,
-//! 5 → 67.0, 10 → 125.3 µs. A transcoded PCMA↔Opus call costs per 20 ms one Opus encode, one
-//! Opus decode and two G.711 conversions (0.13 µs): measured as a whole, 30.5 µs trunk→agent
-//! plus 5.4 µs agent→trunk = 35.9 µs, so one core (20,000 µs per 20 ms) runs about 550 such
+//! Narrowband encode by complexity: 0 → 20.8 µs, **1 → 23.0 µs**, 2 → 37.0, 3 → 40.5,
+//! 5 → 49.5, 10 → 87.1 µs. A transcoded PCMA↔Opus call costs per 20 ms one Opus encode, one
+//! Opus decode and two G.711 conversions (0.1 µs): measured as a whole, 25.4 µs trunk→agent
+//! plus 4.7 µs agent→trunk = 30.1 µs, so one core (20,000 µs per 20 ms) runs about 660 such
 //! calls on codec work, against a target of 300. [`DEFAULT_COMPLEXITY`] is 1: the step from 0
-//! costs 12 % and buys about 1 dB of SNR on a tone, the step to 2 costs 50 % more; up to 3 the
-//! budget would still hold. Full band would cost ~140 µs plus a resampler per call (~140 calls
-//! per core), which is why the PCM rate follows the other leg.
+//! costs 10 % and buys about 1 dB of SNR on a tone, the step to 2 costs 60 % more (SILK's
+//! delayed-decision quantiser). Full band would cost ~87 µs plus a resampler per call, which is
+//! why the PCM rate follows the other leg.
 //!
 //! # What we honour of the peer's fmtp (RFC 7587 §6.1, §7.1)
 //! * `maxplaybackrate`: the encoder runs at the highest of our rates not above it (so at 8 kHz
@@ -38,21 +38,18 @@
 //! * `stereo`: we always send mono (allowed); stereo packets we receive are downmixed by the
 //!   decoder.
 //! * `maxptime`/`minptime`: a `ptime` outside them is refused when the encoder is built.
-//! * `usedtx=1` is **not** honoured: `opus-rs` has no DTX, so we send every frame (always
-//!   allowed: DTX is a preference). Received DTX — missing packets, or 1-octet TOC-only packets
-//!   (RFC 7587 §3.1.3) — is concealed by the decoder.
+//! * `usedtx=1` is **not** honoured: we send every frame (always allowed: DTX is a
+//!   preference), which keeps the peer's NAT binding and media timeout fed. Received DTX —
+//!   missing packets, or 1-octet TOC-only packets (RFC 7587 §3.1.3) — is concealed by the
+//!   decoder.
 
-use opus_rs::{Application, OpusDecoder as LibDecoder, OpusEncoder as LibEncoder};
+use switchboard_opus::{Application, Decoder as LibDecoder, Encoder as LibEncoder};
 
-use super::pcm::f32_to_i16;
 use super::{CodecError, CodecKind, CodecParams, Decoder, Encoder, MAX_PAYLOAD_BYTES, check_room};
 
 /// Encoder complexity (0–10) used unless [`CodecParams::opus_complexity`] says otherwise; see the
 /// module docs for the measurement behind it.
 pub const DEFAULT_COMPLEXITY: u8 = 1;
-
-/// Longest Opus packet, in ms (RFC 6716 §3.2.5: at most 120 ms of audio per packet).
-const MAX_PACKET_MS: usize = 120;
 
 const OPUS: CodecKind = CodecKind::Opus;
 
@@ -105,17 +102,18 @@ impl OpusRate {
     ///
     /// RFC 7587 §3.1.1 suggests 8–12 kbit/s for narrowband speech, 16–20 wideband, 28–40 full
     /// band. We go higher because a transcoded call is coded twice (G.711 then Opus), and
-    /// because in-band FEC needs it: the SILK encoder only adds LBRR (FEC) data above a rate
-    /// threshold that depends on the bandwidth and the expected loss, and measured with
-    /// `opus-rs` at 20 % expected loss, narrowband codes no LBRR at all at 16 kbit/s and does
-    /// from 18 kbit/s (libopus 1.3 behaves the same: at 16 kbit/s narrowband it sends none
-    /// either); wideband does at 24 kbit/s.
+    /// because in-band FEC needs it: libopus codes LBRR (FEC) data only when an "equivalent
+    /// rate" clears a threshold per bandwidth (`decide_fec` and `compute_equiv_rate` in
+    /// libopus's `opus_encoder.c`). At our complexity 1 the equivalent rate is 0.728 × the
+    /// bitrate, less a share for the expected loss; at the default 5 % loss FEC starts at about
+    /// 24.5 kbit/s narrowband, 32 wideband and 43 full band, hence 26, 34 and 44 (measured:
+    /// at 20 kbit/s narrowband libopus sends no LBRR even at 20 % loss).
     #[must_use]
     pub const fn default_bitrate(self) -> u32 {
         match self {
-            Self::Narrowband => 20_000,
-            Self::Wideband => 24_000,
-            Self::Fullband => 32_000,
+            Self::Narrowband => 26_000,
+            Self::Wideband => 34_000,
+            Self::Fullband => 44_000,
         }
     }
 
@@ -123,18 +121,44 @@ impl OpusRate {
     const fn per_ms(self) -> usize {
         self.hz() as usize / 1_000
     }
+}
 
-    fn hz_i32(self) -> i32 {
-        i32::try_from(self.hz()).unwrap_or(48_000)
+/// Maps a library error to ours.
+fn library(e: switchboard_opus::Error) -> CodecError {
+    CodecError::Library {
+        codec: OPUS,
+        reason: reason(e),
     }
 }
 
-/// Maps an `opus-rs` error to ours.
-fn library(reason: &'static str) -> CodecError {
-    CodecError::Library {
-        codec: OPUS,
-        reason,
+/// A library error in words, for our `&'static str` reasons.
+fn reason(e: switchboard_opus::Error) -> &'static str {
+    use switchboard_opus::Error;
+    match e {
+        Error::BadArgument => "libopus refused an argument",
+        Error::BufferTooSmall => "packet longer than the buffer",
+        Error::InvalidPacket => "invalid Opus packet",
+        Error::Unimplemented => "not implemented by libopus",
+        Error::AllocationFailed => "libopus could not allocate",
+        _ => "libopus internal error",
     }
+}
+
+/// Maps a library error on a received packet to ours.
+fn corrupt(e: switchboard_opus::Error) -> CodecError {
+    CodecError::CorruptPayload {
+        codec: OPUS,
+        reason: reason(e),
+    }
+}
+
+/// The settings an encoder was built with, kept for `Debug` (libopus does not print them).
+#[derive(Clone, Copy)]
+struct EncoderSettings {
+    bitrate_bps: u32,
+    complexity: u8,
+    cbr: bool,
+    fec: bool,
 }
 
 /// Mono Opus encoder.
@@ -142,6 +166,7 @@ pub(super) struct OpusEncoder {
     inner: LibEncoder,
     rate: OpusRate,
     frame: usize,
+    settings: EncoderSettings,
 }
 
 impl std::fmt::Debug for OpusEncoder {
@@ -149,10 +174,10 @@ impl std::fmt::Debug for OpusEncoder {
         f.debug_struct("OpusEncoder")
             .field("rate", &self.rate)
             .field("frame", &self.frame)
-            .field("bitrate_bps", &self.inner.bitrate_bps)
-            .field("complexity", &self.inner.complexity)
-            .field("cbr", &self.inner.use_cbr)
-            .field("fec", &self.inner.use_inband_fec)
+            .field("bitrate_bps", &self.settings.bitrate_bps)
+            .field("complexity", &self.settings.complexity)
+            .field("cbr", &self.settings.cbr)
+            .field("fec", &self.settings.fec)
             .finish_non_exhaustive()
     }
 }
@@ -183,18 +208,26 @@ impl OpusEncoder {
             return Err(unsupported("bitrate must be 6,000 to 510,000 bit/s"));
         }
         // Voip: SILK for speech up to wideband, hybrid at 48 kHz; the right bias for calls.
-        let mut inner = LibEncoder::new(rate.hz_i32(), 1, Application::Voip).map_err(library)?;
-        inner.bitrate_bps = i32::try_from(bitrate).unwrap_or(32_000);
-        inner.complexity = i32::from(complexity);
-        inner.use_cbr = fmtp.cbr;
+        let mut inner = LibEncoder::new(rate.hz(), Application::Voip).map_err(library)?;
+        inner.set_bitrate(bitrate).map_err(library)?;
+        inner.set_complexity(complexity).map_err(library)?;
+        inner.set_vbr(!fmtp.cbr).map_err(library)?;
         if fmtp.use_inband_fec {
-            inner.use_inband_fec = true;
-            inner.packet_loss_perc = i32::from(params.opus_expected_loss_pct.min(100));
+            inner.set_inband_fec(true).map_err(library)?;
+            inner
+                .set_packet_loss_perc(params.opus_expected_loss_pct.min(100))
+                .map_err(library)?;
         }
         Ok(Self {
             inner,
             rate,
             frame: rate.per_ms() * params.ptime_ms as usize,
+            settings: EncoderSettings {
+                bitrate_bps: bitrate,
+                complexity,
+                cbr: fmtp.cbr,
+                fec: fmtp.use_inband_fec,
+            },
         })
     }
 }
@@ -215,9 +248,7 @@ impl Encoder for OpusEncoder {
         check_room(OPUS, 2, out.len())?;
         // The encoder spends up to the buffer it is given (VBR); bound it by one Opus frame.
         let budget = out.len().min(MAX_PAYLOAD_BYTES);
-        self.inner
-            .encode_i16(pcm, pcm.len(), &mut out[..budget])
-            .map_err(library)
+        self.inner.encode(pcm, &mut out[..budget]).map_err(library)
     }
 
     fn sample_rate(&self) -> u32 {
@@ -233,8 +264,6 @@ impl Encoder for OpusEncoder {
 pub(super) struct OpusDecoder {
     inner: LibDecoder,
     rate: OpusRate,
-    /// Float output of `opus-rs`, converted into the caller's `i16` buffer; 120 ms long.
-    scratch: Box<[f32]>,
     /// Duration of the last decoded packet (what a lost one most likely was), in samples.
     last_len: usize,
 }
@@ -251,19 +280,12 @@ impl std::fmt::Debug for OpusDecoder {
 impl OpusDecoder {
     pub(super) fn new(params: &CodecParams) -> Result<Self, CodecError> {
         let rate = params.opus_rate;
-        let inner = LibDecoder::new(rate.hz_i32(), 1).map_err(library)?;
+        let inner = LibDecoder::new(rate.hz()).map_err(library)?;
         Ok(Self {
             inner,
             rate,
-            scratch: vec![0.0; rate.per_ms() * MAX_PACKET_MS].into_boxed_slice(),
             last_len: rate.per_ms() * params.ptime_ms as usize,
         })
-    }
-
-    /// Converts `n` decoded samples from the scratch buffer into `out`.
-    fn emit(&mut self, n: usize, out: &mut [i16]) -> usize {
-        f32_to_i16(&self.scratch[..n], &mut out[..n]);
-        n
     }
 
     /// Length of a concealed frame that fits `available`: the last packet's duration, in whole
@@ -322,16 +344,13 @@ impl Decoder for OpusDecoder {
         check_room(OPUS, n, out.len())?;
         let got = self
             .inner
-            .decode(payload, n, &mut self.scratch[..n])
-            .map_err(|reason| CodecError::CorruptPayload {
-                codec: OPUS,
-                reason,
-            })?;
-        let got = got.min(n);
+            .decode(payload, &mut out[..n], false)
+            .map_err(corrupt)?
+            .min(n);
         if got > 0 {
             self.last_len = got;
         }
-        Ok(self.emit(got, out))
+        Ok(got)
     }
 
     fn conceal(&mut self, out: &mut [i16]) -> usize {
@@ -339,8 +358,8 @@ impl Decoder for OpusDecoder {
         if n == 0 {
             return 0;
         }
-        match self.inner.decode(&[], n, &mut self.scratch[..n]) {
-            Ok(got) => self.emit(got.min(n), out),
+        match self.inner.conceal(&mut out[..n]) {
+            Ok(got) => got.min(n),
             Err(_) => {
                 // Concealment of a valid length does not fail; if it ever did, play silence.
                 out[..n].fill(0);
@@ -364,12 +383,9 @@ impl Decoder for OpusDecoder {
         let n = self.last_len;
         let got = self
             .inner
-            .decode_fec(next_payload, n, &mut self.scratch[..n])
-            .map_err(|reason| CodecError::CorruptPayload {
-                codec: OPUS,
-                reason,
-            })?;
-        Ok(self.emit(got.min(n), out))
+            .decode(next_payload, &mut out[..n], true)
+            .map_err(corrupt)?;
+        Ok(got.min(n))
     }
 
     fn sample_rate(&self) -> u32 {

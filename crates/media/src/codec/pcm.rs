@@ -121,18 +121,6 @@ pub fn saturate_i16(v: i64) -> i16 {
     i16::try_from(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX))).unwrap_or(0)
 }
 
-/// Converts `f32` PCM in ±1.0 (the Opus float convention, 1.0 = 32,768) to `i16`, rounding to
-/// nearest and saturating. `NaN` becomes 0.
-pub fn f32_to_i16(input: &[f32], out: &mut [i16]) {
-    for (o, &x) in out.iter_mut().zip(input) {
-        let v = (x * 32_768.0).round();
-        // `as` saturates floats to the integer range and maps NaN to 0, which is what we want.
-        #[allow(clippy::cast_possible_truncation)] // saturation is intended, see above
-        let s = v as i16;
-        *o = s;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,12 +176,5 @@ mod tests {
         let mut out = [0_i16; 480];
         c.conceal(&mut out);
         assert_eq!(out[0], 599);
-    }
-
-    #[test]
-    fn float_conversion_rounds_and_saturates() {
-        let mut out = [0_i16; 6];
-        f32_to_i16(&[0.0, 0.5, -1.0, 1.0, 2.0, f32::NAN], &mut out);
-        assert_eq!(out, [0, 16_384, -32_768, 32_767, 32_767, 0]);
     }
 }
