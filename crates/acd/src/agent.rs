@@ -16,7 +16,7 @@
 //! [`Agent::handle_timeout`] applies it. Any other input arriving after the deadline applies it
 //! first too, so a driver that wakes late only delays the change, it never loses it.
 //!
-//! Time spent logged in is split over five totals ([`StateTotals`]) that always add up to the
+//! Time spent logged in is split over six totals ([`StateTotals`]) that always add up to the
 //! logged-in time, for the wallboard and the CDRs. A wrap-up that expired while nobody looked is
 //! counted as wrap-up until its deadline and as ready after it, not up to when it was noticed.
 //! `now` values that go backwards are treated as "no time passed", so the totals never shrink.
@@ -146,8 +146,14 @@ pub enum AgentState {
         /// The call being offered.
         call: CallRef,
     },
-    /// Talking to a caller.
+    /// Talking to a caller of a queue.
     OnCall {
+        /// The call in progress.
+        call: CallRef,
+    },
+    /// On a call that is not a queue call (direct, outbound) while otherwise ready: offered
+    /// nothing until it ends, then ready again (no wrap-up).
+    Busy {
         /// The call in progress.
         call: CallRef,
     },
@@ -172,6 +178,7 @@ impl AgentState {
             Self::Ready => StateKind::Ready,
             Self::Reserved { .. } => StateKind::Reserved,
             Self::OnCall { .. } => StateKind::OnCall,
+            Self::Busy { .. } => StateKind::Busy,
             Self::WrapUp { .. } => StateKind::WrapUp,
             Self::Paused { .. } => StateKind::Paused,
         }
@@ -190,6 +197,8 @@ pub enum StateKind {
     Reserved,
     /// See [`AgentState::OnCall`].
     OnCall,
+    /// See [`AgentState::Busy`].
+    Busy,
     /// See [`AgentState::WrapUp`].
     WrapUp,
     /// See [`AgentState::Paused`].
@@ -203,6 +212,7 @@ impl fmt::Display for StateKind {
             Self::Ready => "ready",
             Self::Reserved => "reserved",
             Self::OnCall => "on a call",
+            Self::Busy => "on a direct call",
             Self::WrapUp => "in wrap-up",
             Self::Paused => "paused",
         })
@@ -268,7 +278,7 @@ pub enum AgentError {
     },
 }
 
-/// Time spent in each logged-in state. Invariant: the five totals add up to the time the agent
+/// Time spent in each logged-in state. Invariant: the six totals add up to the time the agent
 /// has been logged in (see [`Agent::logged_in_time`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateTotals {
@@ -276,8 +286,10 @@ pub struct StateTotals {
     pub ready: Duration,
     /// Reserved: phone ringing with an offered call.
     pub ringing: Duration,
-    /// On a call.
+    /// On a queue call.
     pub talk: Duration,
+    /// On a direct or outbound call while otherwise ready.
+    pub busy: Duration,
     /// In after-call work.
     pub wrap_up: Duration,
     /// Paused, whatever the reason.
@@ -285,10 +297,10 @@ pub struct StateTotals {
 }
 
 impl StateTotals {
-    /// The sum of all five totals.
+    /// The sum of all six totals.
     #[must_use]
     pub fn sum(&self) -> Duration {
-        self.ready + self.ringing + self.talk + self.wrap_up + self.paused
+        self.ready + self.ringing + self.talk + self.busy + self.wrap_up + self.paused
     }
 
     /// Adds `d` to the total of the state `kind` (logged-out time is not accounted).
@@ -298,6 +310,7 @@ impl StateTotals {
             StateKind::Ready => &mut self.ready,
             StateKind::Reserved => &mut self.ringing,
             StateKind::OnCall => &mut self.talk,
+            StateKind::Busy => &mut self.busy,
             StateKind::WrapUp => &mut self.wrap_up,
             StateKind::Paused => &mut self.paused,
         };

@@ -44,5 +44,12 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod config;
+pub mod event;
+pub mod io;
+pub mod stats;
 
-pub use agent::{Agent, AgentError, AgentId, AgentState, Extension, Skill};
+pub use agent::{Agent, AgentError, AgentId, AgentState, CallRef, Extension, PauseReason, Skill, StateKind};
+pub use config::{AcdConfig, QueueConfig, QueueId, Strategy};
+pub use event::{AcdEvent, EventKind};
+pub use io::{Input, OfferId, OfferResult, Output, OverflowReason};

@@ -1,0 +1,1 @@
+//! Queue and agent statistics computed from [`crate::event`]s (to be written).
