@@ -280,6 +280,8 @@ pub struct Enqueue {
     pub skills: Vec<Template>,
     /// Longest wait before overflow.
     pub max_wait: Option<Duration>,
+    /// Keys that take the caller out of the queue (overflow with reason `key`); empty: none.
+    pub exit_keys: String,
     /// Run when the ACD gives the call back.
     pub on_overflow: Option<BlockId>,
 }

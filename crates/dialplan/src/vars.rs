@@ -4,7 +4,7 @@
 //! `set` refuse them, and `language` has its own verb so the prompt lookup always follows it.
 
 /// Variables the interpreter sets, with what they hold (for the docs and hints).
-pub const BUILTIN_VARS: [(&str, &str); 12] = [
+pub const BUILTIN_VARS: [(&str, &str); 13] = [
     ("caller_id", "the caller's number (From), e.g. +33612345678"),
     (
         "caller_name",
@@ -31,7 +31,11 @@ pub const BUILTIN_VARS: [(&str, &str); 12] = [
     ("dial_code", "SIP status of a failed `dial`"),
     (
         "overflow_reason",
-        "why the last `enqueue` gave the call back: max-wait, no-agents, full…",
+        "why the last `enqueue` gave the call back: max-wait, no-agents, full, key",
+    ),
+    (
+        "overflow_key",
+        "the exit key that took the caller out of the last `enqueue`",
     ),
     ("record_path", "file of the last `record` / `voicemail`"),
     ("record_duration", "length in seconds of the last recording"),

@@ -189,6 +189,18 @@ fn wrong_types_are_named() {
 }
 
 #[test]
+fn exit_keys_must_be_keys() {
+    let (e, line, col, _) = one(
+        "entry \"1\" start=\"a\"\nstep \"a\" {\n    enqueue \"after-sales-fr\" exit-keys=\"1x\"\n}\n",
+    );
+    assert!(
+        matches!(e, CheckError::InvalidValue { ref message, .. } if message.contains("exit-keys")),
+        "{e:?}"
+    );
+    assert_eq!((line, col), (3, 40));
+}
+
+#[test]
 fn unreachable_steps_are_reported() {
     let (e, line, col, _) =
         one("entry \"1\" start=\"a\"\nstep \"a\" { hangup }\nstep \"orphan\" { hangup }\n");

@@ -250,6 +250,7 @@ step "a" {
             priority: 5,
             skills: vec!["en".into(), "vip".into()],
             max_wait: Some(Duration::from_secs(300)),
+            exit_keys: String::new(),
         }]
     );
     assert_eq!(c.on(Event::Timeout), [], "not what enqueue waits for");
@@ -265,6 +266,28 @@ step "a" {
     assert_eq!(
         c.on(Event::EnqueueResult(EnqueueOutcome::BridgedAndEnded)),
         [hangup("normal")]
+    );
+}
+
+#[test]
+fn enqueue_exit_key_overflows_with_the_key() {
+    let text = r#"entry "100" start="a"
+step "a" {
+    enqueue "q-en" exit-keys="1*" {
+        on-overflow { hangup "left-${overflow_reason}-${overflow_key}" }
+    }
+}
+"#;
+    let mut c = call(text);
+    assert!(matches!(
+        &c.drain()[..],
+        [Command::Enqueue { exit_keys, .. }] if exit_keys == "1*"
+    ));
+    assert_eq!(
+        c.on(Event::EnqueueResult(EnqueueOutcome::Overflow(
+            OverflowReason::Key('*')
+        ))),
+        [hangup("left-key-*")]
     );
 }
 

@@ -93,6 +93,9 @@ pub enum Command {
         skills: Vec<String>,
         /// Overflow after this long.
         max_wait: Option<Duration>,
+        /// Keys that take the caller out of the queue: the result is then
+        /// `Overflow(OverflowReason::Key(key))`.
+        exit_keys: String,
     },
     /// Call someone and bridge the caller to them; answered by `DialResult`.
     Dial {
@@ -159,19 +162,22 @@ pub enum OverflowReason {
     NoAgents,
     /// The queue holds as many callers as it may.
     QueueFull,
+    /// The caller pressed one of the `enqueue`'s `exit-keys`.
+    Key(char),
     /// Anything else the ACD reports.
     Other(String),
 }
 
 impl OverflowReason {
-    /// `max-wait`, `no-agents`, `full`, or the text of `Other`: the value of
-    /// `${overflow_reason}`.
+    /// `max-wait`, `no-agents`, `full`, `key`, or the text of `Other`: the value of
+    /// `${overflow_reason}` (with `key`, `${overflow_key}` holds the key).
     #[must_use]
     pub fn as_str(&self) -> &str {
         match self {
             OverflowReason::MaxWait => "max-wait",
             OverflowReason::NoAgents => "no-agents",
             OverflowReason::QueueFull => "full",
+            OverflowReason::Key(_) => "key",
             OverflowReason::Other(s) => s,
         }
     }

@@ -479,6 +479,7 @@ impl Interpreter {
                     priority: e.priority,
                     skills,
                     max_wait: e.max_wait,
+                    exit_keys: e.exit_keys.clone(),
                 });
                 self.state = State::Waiting(Pending::Enqueue);
             }
@@ -664,6 +665,9 @@ impl Interpreter {
             EnqueueOutcome::BridgedAndEnded => self.finish("normal"),
             EnqueueOutcome::Overflow(reason) => {
                 self.set_var("overflow_reason", reason.as_str().to_owned());
+                if let OverflowReason::Key(key) = reason {
+                    self.set_var("overflow_key", key.to_string());
+                }
                 match e.on_overflow {
                     Some(block) => {
                         self.branch("enqueue", "on-overflow");

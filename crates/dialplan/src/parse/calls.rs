@@ -18,6 +18,7 @@ impl Builder<'_> {
         let max_wait = a
             .prop("max-wait")
             .and_then(|e| a.duration(&mut self.problems, e, "max-wait"));
+        let exit_keys = self.keys_prop(a, "exit-keys", "");
         let mut skills = Vec::new();
         let mut on_overflow = None;
         for child in node.iter_children() {
@@ -44,8 +45,28 @@ impl Builder<'_> {
             priority,
             skills,
             max_wait,
+            exit_keys,
             on_overflow,
         })))
+    }
+
+    /// A property that lists DTMF keys (`terminate="#"`, `exit-keys="1*"`), `default` when absent.
+    fn keys_prop(&mut self, a: &mut NodeArgs<'_>, name: &'static str, default: &str) -> String {
+        match a.str_prop(&mut self.problems, name) {
+            Some((keys, span)) if !keys.chars().all(|c| is_key(&c.to_string())) => {
+                self.problems.push(Problem::new(
+                    CheckError::InvalidValue {
+                        verb: a.verb().to_owned(),
+                        message: format!("{name}=\"{keys}\": keys are 0-9, * and #"),
+                    },
+                    span,
+                    "here",
+                ));
+                default.to_owned()
+            }
+            Some((keys, _)) => keys,
+            None => default.to_owned(),
+        }
     }
 
     pub(super) fn dial(&mut self, a: &mut NodeArgs<'_>, node: &KdlNode) -> Option<VerbKind> {
@@ -161,21 +182,7 @@ impl Builder<'_> {
         let default_max = if voicemail { 120 } else { 60 };
         let max = a.dur_prop(&mut self.problems, "max", Duration::from_secs(default_max));
         let beep = a.bool_prop(&mut self.problems, "beep", true);
-        let terminate = match a.str_prop(&mut self.problems, "terminate") {
-            Some((keys, span)) if !keys.chars().all(|c| is_key(&c.to_string())) => {
-                self.problems.push(Problem::new(
-                    CheckError::InvalidValue {
-                        verb: a.verb().to_owned(),
-                        message: format!("terminate=\"{keys}\": keys are 0-9, * and #"),
-                    },
-                    span,
-                    "here",
-                ));
-                "#".to_owned()
-            }
-            Some((keys, _)) => keys,
-            None => "#".to_owned(),
-        };
+        let terminate = self.keys_prop(a, "terminate", "#");
         Some(VerbKind::Record(Box::new(Record {
             path,
             max,

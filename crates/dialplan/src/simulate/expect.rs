@@ -304,6 +304,9 @@ fn queue(c: &mut NodeArgs<'_>, p: &mut Vec<Problem>, s: &mut Scenario) {
             None | Some("max-wait") => OverflowReason::MaxWait,
             Some("no-agents") => OverflowReason::NoAgents,
             Some("full") => OverflowReason::QueueFull,
+            Some(key) if key.len() > 4 && key.starts_with("key:") => {
+                OverflowReason::Key(key.chars().nth(4).unwrap_or('#'))
+            }
             Some(other) => OverflowReason::Other(other.to_owned()),
         }),
         other => {

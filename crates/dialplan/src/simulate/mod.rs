@@ -346,14 +346,20 @@ impl<I: Iterator<Item = Input>> Sim<I> {
                 priority,
                 skills,
                 max_wait,
+                exit_keys,
             } => {
                 self.journey.queues.push(queue.clone());
                 format!(
-                    "  enqueue {queue} priority={priority} skills=[{}]{}",
+                    "  enqueue {queue} priority={priority} skills=[{}]{}{}",
                     skills.join(", "),
                     max_wait
                         .map(|d| format!(" max-wait={}s", secs(d)))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if exit_keys.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" exit-keys={exit_keys}")
+                    }
                 )
             }
             Command::Dial {
