@@ -1,0 +1,134 @@
+//! Calls' records and the ACD's facts on their way to the store (`switchboard_store`): the
+//! `Instant`s of the cores become wall-clock time here ([`crate::clock`]), and a finished call's
+//! record is committed — durable — before the call releases its resources.
+
+use std::time::Instant;
+
+use switchboard_acd::{AcdEvent, AgentId, QueueId};
+use switchboard_store::{CallRow, CallStart, LegRow, StoreError, Write, Writer};
+
+use crate::clock::wall;
+use crate::protocol::{CallRecord, Disposition, HangupSide};
+
+/// Where records go.
+#[derive(Debug, Clone)]
+pub struct Records {
+    writer: Writer,
+}
+
+impl Records {
+    /// Records through `writer`.
+    #[must_use]
+    pub fn new(writer: Writer) -> Records {
+        Records { writer }
+    }
+
+    /// A call started: its row exists from now on, so a crash leaves a trace.
+    pub async fn started(&self, record: &CallRecord) {
+        let start = start(record);
+        self.send(Write::CallStarted(start), record).await;
+    }
+
+    /// The call was connected to a person.
+    pub async fn answered(&self, record_call: crate::protocol::CallRef, at: Instant) {
+        let write = Write::CallAnswered {
+            call: record_call,
+            at: wall(at),
+        };
+        if let Err(err) = self.writer.send(write).await {
+            tracing::error!(%err, "call record: the answer time was not stored");
+        }
+    }
+
+    /// The call is over: its legs and its complete row, committed (durable) before this
+    /// returns — or, if the store cannot write now, kept in its queue and retried, which the
+    /// log says.
+    pub async fn finished(&self, record: &CallRecord) {
+        for (index, leg) in record.legs.iter().enumerate() {
+            let row = LegRow {
+                call: record.call,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                role: leg.role,
+                party: leg.party.clone(),
+                call_id: None,
+                started: wall(leg.started),
+                answered: leg.answered.map(wall),
+                ended: Some(wall(leg.ended)),
+                sip_code: leg.code.or(leg.answered.map(|_| 200)),
+                end_cause: Some(leg.cause.clone()),
+                codec: leg.codec.clone(),
+            };
+            self.send(Write::Leg(row), record).await;
+        }
+        let row = row(record);
+        match self.writer.commit(Write::CallEnded(Box::new(row))).await {
+            Ok(()) => {}
+            Err(err) => report(&err, record),
+        }
+    }
+
+    /// An ACD fact.
+    pub async fn acd(&self, event: &AcdEvent) {
+        if let Err(err) = self
+            .writer
+            .send(Write::Acd(wall(event.at), event.kind.clone()))
+            .await
+        {
+            tracing::error!(%err, "an ACD event was not stored");
+        }
+    }
+
+    /// Resolves once everything sent so far is durable.
+    ///
+    /// # Errors
+    /// When the store cannot write (it keeps retrying; the error says why).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush().await
+    }
+
+    async fn send(&self, write: Write, record: &CallRecord) {
+        if let Err(err) = self.writer.send(write).await {
+            report(&err, record);
+        }
+    }
+}
+
+fn report(err: &StoreError, record: &CallRecord) {
+    tracing::error!(%err, call = record.call.0, "call record not stored yet");
+}
+
+fn start(record: &CallRecord) -> CallStart {
+    CallStart {
+        id: record.call,
+        call_id: record.call_id.clone(),
+        started: wall(record.started),
+        direction: record.direction,
+        trunk: record.trunk.clone(),
+        caller: non_empty(&record.caller),
+        dialled: non_empty(&record.dialled),
+    }
+}
+
+fn row(record: &CallRecord) -> CallRow {
+    let ended = wall(record.ended.unwrap_or(record.started));
+    let mut row = CallRow::ended(
+        start(record),
+        ended,
+        record.disposition.unwrap_or(Disposition::Failed),
+        record.hangup_side.unwrap_or(HangupSide::Switch),
+    );
+    row.answered = record.answered.map(wall);
+    row.ivr_path = non_empty(&record.ivr_path);
+    row.language.clone_from(&record.language);
+    row.queue = record.queue.as_deref().map(QueueId::new);
+    row.wait = record.wait;
+    row.agent = record.agent.as_deref().map(AgentId::new);
+    row.talk = record.talk;
+    row.hangup_cause.clone_from(&record.hangup_cause);
+    row.recording = record.recording.as_ref().map(|p| p.display().to_string());
+    row
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
