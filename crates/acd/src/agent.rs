@@ -570,9 +570,10 @@ impl Agent {
     /// other state the call is recorded beside it. Claiming a call already claimed is a no-op.
     ///
     /// # Errors
-    /// As [`ClaimKind::Callee`], [`AgentError::InvalidTransition`] while the agent is reserved,
-    /// on a queue call, or on another direct call (the switch answers 486 Busy Here). As the
-    /// caller it never fails: the agent chose to place that call.
+    /// As [`ClaimKind::Callee`], [`AgentError::InvalidTransition`] while the agent is reserved
+    /// for or talking on a queue call (the switch answers 486 Busy Here); another direct call
+    /// does not refuse it (call waiting). As the caller it never fails: the agent chose to
+    /// place that call.
     pub fn claim(
         &mut self,
         now: Instant,
@@ -583,11 +584,13 @@ impl Agent {
         if self.claims.contains(&call) {
             return Ok(());
         }
-        let engaged = !self.claims.is_empty()
-            || matches!(
-                self.state,
-                AgentState::Reserved { .. } | AgentState::OnCall { .. } | AgentState::Busy { .. }
-            );
+        // A customer's conversation (or its ringing) is protected; a second direct call while
+        // on a direct call rings, as phones' call waiting expects (and a switch under load
+        // calling one extension many times must not turn it into 486s).
+        let engaged = matches!(
+            self.state,
+            AgentState::Reserved { .. } | AgentState::OnCall { .. }
+        );
         if kind == ClaimKind::Callee && engaged {
             return Err(self.refuse(Action::Claim));
         }

@@ -74,17 +74,19 @@ fn acd(path: Option<&std::path::Path>, json: bool, table: fn(&View) -> String) -
     };
     match runtime.block_on(switchboard::control::request_acd(&socket)) {
         Ok(view) => {
-            if json {
+            let text = if json {
                 match serde_json::to_string_pretty(&view) {
-                    Ok(text) => println!("{text}"),
+                    Ok(text) => text + "\n",
                     Err(err) => {
                         eprintln!("error: {err}");
                         return ExitCode::FAILURE;
                     }
                 }
             } else {
-                print!("{}", table(&view));
-            }
+                table(&view)
+            };
+            // A reader that went away (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -185,6 +185,17 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     let acd = crate::acd::setup::restored_acd(acd_config, &opened.startup, now);
     let (acd_tx, acd_rx) = mpsc::channel(ACD_QUEUE);
     tokio::spawn(AcdTask::new(acd, stats, records.clone(), tz).run(acd_rx));
+    // A phone with a fixed contact never registers: it is up from the start.
+    for agent in config.agents.iter().filter(|a| a.contact.is_some()) {
+        let up = switchboard_acd::Input::DeviceUp {
+            agent: switchboard_acd::AgentId::new(agent.extension.clone()),
+            at: now,
+        };
+        acd_tx
+            .send(crate::protocol::AcdRequest::Input(up))
+            .await
+            .context("the ACD task stopped at start")?;
+    }
     // The store's thread lives as long as its writers; the handle is not needed to keep it.
     drop(opened.store);
 

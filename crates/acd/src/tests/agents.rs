@@ -38,14 +38,18 @@ fn device(h: &mut H, agent: &str, up: bool) {
 }
 
 #[test]
-fn a_direct_call_makes_the_agent_busy_and_a_second_one_gets_486() {
+fn a_direct_call_makes_the_agent_busy_and_a_queue_call_protects_it_with_486() {
     let mut h = H::new(config(vec![queue("q", &["a"])], &["a"]));
     h.login(&["a"]);
     assert!(claim(&mut h, 100, "a", ClaimKind::Callee));
     assert_eq!(h.state("a"), StateKind::Busy);
     h.enqueue(1, "q");
     assert!(h.offers().is_empty(), "busy: not offered");
-    assert!(!claim(&mut h, 101, "a", ClaimKind::Callee), "486");
+    assert!(
+        claim(&mut h, 101, "a", ClaimKind::Callee),
+        "call waiting on a direct call"
+    );
+    release(&mut h, 101, "a");
     assert!(
         claim(&mut h, 102, "a", ClaimKind::Caller),
         "its own call: granted"

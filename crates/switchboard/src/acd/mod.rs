@@ -7,6 +7,7 @@
 //! agent stays reserved and no caller stays queued for a call that is not there. It does wait
 //! on the store (back-pressure: facts are never dropped).
 
+pub mod latency;
 pub mod setup;
 mod view;
 
@@ -22,7 +23,7 @@ use crate::clock::wall;
 use crate::protocol::AcdRequest;
 use crate::records::Records;
 
-pub use view::{AgentRow, QueueRow, View};
+pub use view::{AgentRow, QueueRow, RoutingRow, View};
 
 /// Capacity of the ACD's input channel.
 pub const ACD_QUEUE: usize = 4096;
@@ -36,6 +37,11 @@ pub struct AcdTask {
     records: Records,
     /// The time zone "today" is in.
     tz: jiff::tz::TimeZone,
+    /// The caller whose `Enqueue` is being handled, with when it joined: if its offer comes
+    /// out of the same handling, that was a routing decision.
+    routing: Option<(CallRef, Instant)>,
+    /// Routing decision times.
+    latency: latency::Latency,
 }
 
 impl AcdTask {
@@ -48,6 +54,8 @@ impl AcdTask {
             calls: HashMap::new(),
             records,
             tz,
+            routing: None,
+            latency: latency::Latency::default(),
         }
     }
 
@@ -68,7 +76,12 @@ impl AcdTask {
 
     fn request(&mut self, now: Instant, request: AcdRequest) {
         match request {
-            AcdRequest::Input(input) => self.acd.handle(now, input),
+            AcdRequest::Input(input) => {
+                if let Input::Enqueue { call, at, .. } = &input {
+                    self.routing = Some((*call, *at));
+                }
+                self.acd.handle(now, input);
+            }
             AcdRequest::Attach { call, events } => {
                 self.calls.insert(call, events);
             }
@@ -87,7 +100,7 @@ impl AcdTask {
                 self.acd.handle(now, Input::CallEnded { call, at: now });
             }
             AcdRequest::Snapshot { reply } => {
-                let view = View::new(&self.acd, &self.stats, &self.tz, now);
+                let view = View::new(&self.acd, &self.stats, &self.tz, &self.latency, now);
                 // The asker may have given up: nothing to do then.
                 let _ = reply.send(view);
             }
@@ -108,6 +121,7 @@ impl AcdTask {
                 self.records.acd(&event).await;
             }
             if idle {
+                self.routing = None;
                 return;
             }
         }
@@ -118,6 +132,12 @@ impl AcdTask {
             return;
         };
         let now = Instant::now();
+        if let (Output::Offer { .. }, Some((routed, at))) = (&output, self.routing)
+            && routed == call
+        {
+            self.latency.record(now.saturating_duration_since(at));
+            self.routing = None;
+        }
         let sent = match self.calls.get(&call) {
             Some(tx) => match tx.try_send(output.clone()) {
                 Ok(()) => true,

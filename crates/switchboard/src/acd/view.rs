@@ -20,6 +20,21 @@ pub struct View {
     pub agents: Vec<AgentRow>,
     /// Every queue.
     pub queues: Vec<QueueRow>,
+    /// The ACD's routing decisions since start (enqueue to offer, when an agent was free).
+    pub routing: RoutingRow,
+}
+
+/// Routing decision times, microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutingRow {
+    /// Decisions counted.
+    pub decisions: u64,
+    /// Median.
+    pub p50_us: Option<u64>,
+    /// 99th percentile.
+    pub p99_us: Option<u64>,
+    /// Longest.
+    pub max_us: u64,
 }
 
 /// One agent.
@@ -97,7 +112,13 @@ pub struct QueueRow {
 }
 
 impl View {
-    pub(crate) fn new(acd: &Acd, stats: &Stats, tz: &jiff::tz::TimeZone, now: Instant) -> View {
+    pub(crate) fn new(
+        acd: &Acd,
+        stats: &Stats,
+        tz: &jiff::tz::TimeZone,
+        latency: &super::latency::Latency,
+        now: Instant,
+    ) -> View {
         let snapshot = acd.snapshot(now);
         let at = wall(now);
         let today = Some(at.to_zoned(tz.clone()).date());
@@ -152,10 +173,17 @@ impl View {
                 }
             })
             .collect();
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         View {
             at: at.to_string(),
             agents,
             queues,
+            routing: RoutingRow {
+                decisions: latency.count(),
+                p50_us: latency.quantile(0.5).map(us),
+                p99_us: latency.quantile(0.99).map(us),
+                max_us: us(latency.max()),
+            },
         }
     }
 
@@ -228,6 +256,17 @@ impl View {
                     .map_or_else(|| "-".to_owned(), |p| format!("{p:.0}")),
                 secs(q.asa_today_s),
                 secs(q.aht_today_s),
+            );
+        }
+        if self.routing.decisions > 0 {
+            let us = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} µs"));
+            let _ = writeln!(
+                out,
+                "routing decisions: {}, p50 {}, p99 {}, max {} µs",
+                self.routing.decisions,
+                us(self.routing.p50_us),
+                us(self.routing.p99_us),
+                self.routing.max_us
             );
         }
         out
