@@ -320,7 +320,8 @@ impl Acd {
         }
     }
 
-    /// Sets a restored state without an event (the record already ends with it).
+    /// Sets a restored state, recorded as a change from logged out at `now` (the store ends the
+    /// last run's record with every agent logged out at the switch's last sign of life).
     pub(crate) fn restore_agent(&mut self, now: Instant, id: &AgentId, state: Restored) {
         let Some(&i) = self.agent_ix.get(id) else {
             return;
@@ -340,17 +341,14 @@ impl Acd {
                 let _ = slot.agent.pause(now, reason);
             }
         }
-        let reason = match slot.agent.state() {
-            AgentState::Paused { reason } => Some(reason.clone()),
-            _ => None,
-        };
-        slot.seen = (slot.agent.state().kind(), reason);
-        slot.changed_at = now;
-        slot.logged_in(now);
+        // The store closed the last run's record with the agent logged out (the downtime counts
+        // as logged out): from that, the restored state is a change, recorded now.
+        slot.seen = (StateKind::LoggedOut, None);
         if !slot.reachable() {
             self.timers
                 .arm(&mut slot.grace_at, grace, Timer::Reachability(i));
         }
+        self.reconcile(i, now);
         self.refresh(i);
     }
 

@@ -23,20 +23,25 @@ impl Records {
         Records { writer }
     }
 
-    /// A call started: its row exists from now on, so a crash leaves a trace.
-    pub async fn started(&self, record: &CallRecord) {
+    /// A call started: its row exists from now on, so a crash leaves a trace. Never waits: if
+    /// the store's queue is full (a stalled disk) the call goes on, and its complete row is
+    /// inserted when it ends.
+    pub fn started(&self, record: &CallRecord) {
         let start = start(record);
-        self.send(Write::CallStarted(start), record).await;
+        if let Err(err) = self.writer.try_send(Write::CallStarted(start)) {
+            tracing::warn!(%err, call = record.call.0, "call record not started yet; it is written whole when the call ends");
+        }
     }
 
-    /// The call was connected to a person.
-    pub async fn answered(&self, record_call: crate::protocol::CallRef, at: Instant) {
+    /// The call was connected to a person (best effort, as [`Records::started`]; the final row
+    /// carries it too).
+    pub fn answered(&self, record_call: crate::protocol::CallRef, at: Instant) {
         let write = Write::CallAnswered {
             call: record_call,
             at: wall(at),
         };
-        if let Err(err) = self.writer.send(write).await {
-            tracing::error!(%err, "call record: the answer time was not stored");
+        if let Err(err) = self.writer.try_send(write) {
+            tracing::warn!(%err, call = record_call.0, "call record: the answer time waits for the final row");
         }
     }
 
@@ -67,15 +72,14 @@ impl Records {
         }
     }
 
-    /// An ACD fact.
-    pub async fn acd(&self, event: &AcdEvent) {
-        if let Err(err) = self
-            .writer
-            .send(Write::Acd(wall(event.at), event.kind.clone()))
-            .await
-        {
-            tracing::error!(%err, "an ACD event was not stored");
-        }
+    /// An ACD fact, without waiting; `Err(Full)` when the store's queue is full (the caller
+    /// keeps it and tries again).
+    ///
+    /// # Errors
+    /// [`StoreError::Full`], or [`StoreError::Closed`] when the store has stopped.
+    pub fn try_acd(&self, event: &AcdEvent) -> Result<(), StoreError> {
+        self.writer
+            .try_send(Write::Acd(wall(event.at), event.kind.clone()))
     }
 
     /// Resolves once everything sent so far is durable.

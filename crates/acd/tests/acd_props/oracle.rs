@@ -131,7 +131,26 @@ impl Sim {
                 rest_until: None,
             });
         }
-        prop_assert!(acd.poll_event().is_none(), "restore records nothing");
+        // The store closed the last run's record with every agent logged out: each restored
+        // login (or pause) is recorded as a change, once, and nothing else.
+        let restored: Vec<EventKind> = std::iter::from_fn(|| acd.poll_event())
+            .map(|e| e.kind)
+            .collect();
+        let expected: Vec<EventKind> = agents
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.state != StateKind::LoggedOut)
+            .map(|(i, m)| EventKind::AgentState {
+                agent: agent_id(i),
+                state: m.state,
+                reason: m.reason.clone(),
+            })
+            .collect();
+        prop_assert_eq!(
+            restored,
+            expected,
+            "restore records each restored state once"
+        );
         prop_assert!(acd.poll_output().is_none());
         let mut sim = Sim {
             acd,

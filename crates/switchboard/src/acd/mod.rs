@@ -2,21 +2,23 @@
 //! and the SIP core send it facts ([`AcdRequest`]); it answers each call on the channel the
 //! call attached, stores every fact it records, and feeds the statistics with the same facts.
 //!
-//! It never waits on a call: a decision a call cannot take (its channel full or gone) is
-//! answered for it — an offer is reported `Cancelled`, a call that vanished `Leave`s — so no
-//! agent stays reserved and no caller stays queued for a call that is not there. It does wait
-//! on the store (back-pressure: facts are never dropped).
+//! It never waits on a call: a decision a call cannot take now (its channel full) is kept and
+//! retried; one for a call that is gone is answered for it — an offer is reported
+//! `Cancelled`, a vanished caller `Leave`s — so no agent stays reserved and no caller stays
+//! queued for a call that is not there. Nor does it wait on the store: facts the store cannot
+//! take yet (a stalled disk) are kept in order and retried, up to [`MAX_UNSTORED`]; past that
+//! the oldest are dropped, counted and logged, rather than stopping every queue.
 
 pub mod latency;
 pub mod setup;
 mod view;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use switchboard_acd::io::LeaveReason;
 use switchboard_acd::stats::Stats;
-use switchboard_acd::{Acd, CallRef, Input, OfferResult, Output};
+use switchboard_acd::{Acd, AcdEvent, AgentId, CallRef, Input, OfferResult, Output};
 use tokio::sync::mpsc;
 
 use crate::clock::wall;
@@ -27,6 +29,10 @@ pub use view::{AgentRow, QueueRow, RoutingRow, View};
 
 /// Capacity of the ACD's input channel.
 pub const ACD_QUEUE: usize = 4096;
+/// Facts kept for the store while it cannot take them (about 20 MB at most).
+pub const MAX_UNSTORED: usize = 100_000;
+/// How often kept decisions and facts are tried again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The task's state.
 #[derive(Debug)]
@@ -42,6 +48,15 @@ pub struct AcdTask {
     routing: Option<(CallRef, Instant)>,
     /// Routing decision times.
     latency: latency::Latency,
+    /// Decisions a call's full channel could not take yet, in order.
+    undelivered: VecDeque<Output>,
+    /// Facts the store could not take yet, in order.
+    unstored: VecDeque<AcdEvent>,
+    /// Facts dropped because the store stayed unavailable too long.
+    dropped: u64,
+    /// The agents each call holds (claims not yet released), to free them if the call's
+    /// task dies without saying.
+    claims: HashMap<CallRef, Vec<AgentId>>,
 }
 
 impl AcdTask {
@@ -56,20 +71,27 @@ impl AcdTask {
             tz,
             routing: None,
             latency: latency::Latency::default(),
+            undelivered: VecDeque::new(),
+            unstored: VecDeque::new(),
+            dropped: 0,
+            claims: HashMap::new(),
         }
     }
 
     /// Runs until every sender of `rx` is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<AcdRequest>) {
         loop {
-            self.drain().await;
+            self.drain();
             let deadline = self.acd.poll_timeout();
+            let retry = (!self.undelivered.is_empty() || !self.unstored.is_empty())
+                .then(|| Instant::now() + RETRY);
             tokio::select! {
                 request = rx.recv() => {
                     let Some(request) = request else { return };
                     self.request(Instant::now(), request);
                 }
                 () = sleep_until(deadline) => self.acd.handle_timeout(Instant::now()),
+                () = sleep_until(retry) => {}
             }
         }
     }
@@ -77,8 +99,22 @@ impl AcdTask {
     fn request(&mut self, now: Instant, request: AcdRequest) {
         match request {
             AcdRequest::Input(input) => {
-                if let Input::Enqueue { call, at, .. } = &input {
-                    self.routing = Some((*call, *at));
+                match &input {
+                    Input::Enqueue { call, at, .. } => self.routing = Some((*call, *at)),
+                    Input::Claim { call, agent, .. } => {
+                        self.claims.entry(*call).or_default().push(agent.clone());
+                    }
+                    Input::Release { call, agent, .. } => {
+                        if let Some(held) = self.claims.get_mut(call) {
+                            if let Some(i) = held.iter().position(|a| a == agent) {
+                                held.swap_remove(i);
+                            }
+                            if held.is_empty() {
+                                self.claims.remove(call);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 self.acd.handle(now, input);
             }
@@ -98,6 +134,17 @@ impl AcdTask {
                     },
                 );
                 self.acd.handle(now, Input::CallEnded { call, at: now });
+                for agent in self.claims.remove(&call).unwrap_or_default() {
+                    self.acd.handle(
+                        now,
+                        Input::Release {
+                            call,
+                            agent,
+                            at: now,
+                        },
+                    );
+                }
+                self.undelivered.retain(|o| call_of(o) != Some(call));
             }
             AcdRequest::Snapshot { reply } => {
                 let view = View::new(&self.acd, &self.stats, &self.tz, &self.latency, now);
@@ -108,7 +155,11 @@ impl AcdTask {
     }
 
     /// Hands every decision to its call and every fact to the store and the statistics.
-    async fn drain(&mut self) {
+    fn drain(&mut self) {
+        // Decisions kept from before go first, in order.
+        for output in std::mem::take(&mut self.undelivered) {
+            self.deliver(output);
+        }
         loop {
             let mut idle = true;
             while let Some(output) = self.acd.poll_output() {
@@ -118,12 +169,39 @@ impl AcdTask {
             while let Some(event) = self.acd.poll_event() {
                 idle = false;
                 self.stats.record(wall(event.at), &event.kind);
-                self.records.acd(&event).await;
+                self.unstored.push_back(event);
             }
             if idle {
                 self.routing = None;
-                return;
+                break;
             }
+        }
+        self.store();
+    }
+
+    /// Hands the kept facts to the store, in order, as far as it takes them.
+    fn store(&mut self) {
+        while let Some(event) = self.unstored.front() {
+            match self.records.try_acd(event) {
+                Ok(()) => {
+                    self.unstored.pop_front();
+                }
+                Err(switchboard_store::StoreError::Full) => break,
+                Err(err) => {
+                    tracing::error!(%err, "ACD event not stored");
+                    self.unstored.pop_front();
+                }
+            }
+        }
+        let excess = self.unstored.len().saturating_sub(MAX_UNSTORED);
+        if excess > 0 {
+            self.unstored.drain(..excess);
+            self.dropped += excess as u64;
+            tracing::error!(
+                dropped = self.dropped,
+                "the store has not taken the ACD's events for too long: the oldest are dropped \
+                 (statistics rebuilt after a restart will miss them); see the store's errors"
+            );
         }
     }
 
@@ -138,26 +216,27 @@ impl AcdTask {
             self.latency.record(now.saturating_duration_since(at));
             self.routing = None;
         }
-        let sent = match self.calls.get(&call) {
-            Some(tx) => match tx.try_send(output.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(
+        let output = match self.calls.get(&call) {
+            Some(tx) => match tx.try_send(output) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(output)) => {
+                    // The call is busy: it gets this once it has room (an offer's deadline
+                    // still frees the agent if it never does).
+                    tracing::debug!(
                         call = call.0,
-                        "call not keeping up with the ACD; decision answered for it"
+                        "call not keeping up with the ACD; decision kept"
                     );
-                    false
+                    self.undelivered.push_back(output);
+                    return;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(mpsc::error::TrySendError::Closed(output)) => {
                     self.calls.remove(&call);
-                    false
+                    output
                 }
             },
-            None => false,
+            None => output,
         };
-        if sent {
-            return;
-        }
+        // The call is gone: answer for it.
         match output {
             Output::Offer { offer, .. } => self.acd.handle(
                 now,
@@ -167,9 +246,7 @@ impl AcdTask {
                     at: now,
                 },
             ),
-            Output::Overflow { call, .. } | Output::Announce { call, .. }
-                if !self.calls.contains_key(&call) =>
-            {
+            Output::Overflow { call, .. } | Output::Announce { call, .. } => {
                 self.acd.handle(
                     now,
                     Input::Leave {

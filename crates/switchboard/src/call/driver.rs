@@ -236,10 +236,10 @@ impl Driver {
                 body,
                 timeout,
             } => self.http(req, method.as_str(), url, body, timeout),
-            Command::RecordStarted(record) => self.services.records.started(&record).await,
+            Command::RecordStarted(record) => self.services.records.started(&record),
             Command::RecordAnswered(at) => {
                 let call = self.machine.call();
-                self.services.records.answered(call, at).await;
+                self.services.records.answered(call, at);
             }
             Command::Finish(record) => {
                 self.services.records.finished(&record).await;

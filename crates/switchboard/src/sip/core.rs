@@ -7,7 +7,7 @@
 //! It never awaits on another task: call tasks get events through `try_send`, transports through
 //! their queues, so a slow call or peer cannot stall signalling for everyone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ use crate::protocol::{AcdRequest, CallCommand, CallSetup};
 pub const CORE_QUEUE: usize = 4096;
 /// Capacity of each call task's event channel (a call sees a handful of events).
 const CALL_QUEUE: usize = 32;
+/// How soon device changes the ACD could not take are tried again.
+const ACD_RETRY: Duration = Duration::from_millis(20);
 /// How often the core logs what it holds.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Inputs handled per wake before timers are looked at again.
@@ -45,6 +47,9 @@ pub struct Core {
     sender: Sender,
     /// Which call task owns each leg.
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
+    /// Device changes the ACD's channel could not take yet, in order (retried: the core never
+    /// waits on another task, and a lost change would leave an agent logged in or out).
+    acd_backlog: VecDeque<switchboard_acd::Input>,
     /// The core's own input, cloned into every call task.
     input: mpsc::Sender<CoreInput>,
     /// What call tasks share (media engine, dialplans, queues…).
@@ -70,6 +75,7 @@ impl Core {
             router,
             sender,
             legs: HashMap::new(),
+            acd_backlog: VecDeque::new(),
             input,
             services,
         }
@@ -79,9 +85,11 @@ impl Core {
     pub async fn run(mut self, mut rx: mpsc::Receiver<CoreInput>) {
         let mut next_report = Instant::now() + REPORT_EVERY;
         loop {
+            let retry = (!self.acd_backlog.is_empty()).then(|| Instant::now() + ACD_RETRY);
             let deadline = [
                 self.ua.poll_timeout(),
                 self.registrar.poll_timeout(),
+                retry,
                 Some(next_report),
             ]
             .into_iter()
@@ -115,6 +123,25 @@ impl Core {
                 }
             }
             self.drain(Instant::now());
+            self.flush_acd();
+        }
+    }
+
+    /// Hands the kept device changes to the ACD, in order, as far as it takes them.
+    fn flush_acd(&mut self) {
+        while let Some(input) = self.acd_backlog.pop_front() {
+            match self.services.acd.try_send(AcdRequest::Input(input)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(AcdRequest::Input(input))) => {
+                    self.acd_backlog.push_front(input);
+                    return;
+                }
+                Err(_) => {
+                    tracing::error!("the ACD task is gone; agents' devices are not followed");
+                    self.acd_backlog.clear();
+                    return;
+                }
+            }
         }
     }
 

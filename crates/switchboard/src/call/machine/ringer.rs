@@ -46,8 +46,9 @@ enum Slot {
     Idle,
     /// Asked for.
     Requested(ReqId),
-    /// Ours, with the offer made on it (each fork clones it).
-    Ready(SdpLeg),
+    /// Ours, with the offer made on it (each fork clones it). Boxed: an SDP leg dwarfs the
+    /// other states.
+    Ready(Box<SdpLeg>),
     /// No port could be had.
     Failed,
 }
@@ -139,7 +140,7 @@ impl Ringer {
             }
             Slot::Requested(_) => {}
             Slot::Ready(template) => {
-                let template = template.clone();
+                let template = template.as_ref().clone();
                 Self::invite(cx, &template, &mut group);
             }
             Slot::Failed => return Some(Rung::Failed { key, code: 503 }),
@@ -221,7 +222,7 @@ impl Ringer {
                 for group in &mut self.groups {
                     Self::invite(cx, &template, group);
                 }
-                self.slot = Slot::Ready(template);
+                self.slot = Slot::Ready(Box::new(template));
             }
             Err(err) => {
                 tracing::error!(%err, "no RTP port for the callee");
@@ -249,7 +250,7 @@ impl Ringer {
         match (leg, &self.slot) {
             (Some(leg), Slot::Ready(template)) => {
                 tracing::debug!(%leg, party = %crate::redact::number(&group.party), "ringing contact");
-                let mut sdp = template.clone();
+                let mut sdp = template.as_ref().clone();
                 sdp.sip = leg;
                 group.forks.push(leg);
                 cx.callees.insert(
