@@ -6,6 +6,7 @@
 //! of each agent, which the next start restores). `WrapUpEnded` also fills `calls.wrapup_ms`.
 
 use rusqlite::{Connection, params};
+use switchboard_acd::{AgentId, QueueId};
 
 use crate::codec::{AgentRow, EventRow, QueueRow, call_int, duration_ms, ms};
 use crate::record::{CallRow, CallStart, LegRow};
@@ -21,6 +22,25 @@ pub(crate) fn apply(conn: &Connection, op: &Op, seq: &mut i64) -> rusqlite::Resu
                 "UPDATE calls SET answered_ms = coalesce(answered_ms, ?2) WHERE id = ?1",
             )?
             .execute(params![call_int(*call), ms(*at)])?;
+            Ok(())
+        }
+        Op::CallUpdated(u) => {
+            conn.prepare_cached(
+                "UPDATE calls SET ivr_path = coalesce(?2, ivr_path),
+                                  language = coalesce(?3, language),
+                                  queue = coalesce(?4, queue),
+                                  agent = coalesce(?5, agent),
+                                  recording = coalesce(?6, recording)
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                call_int(u.id),
+                u.ivr_path,
+                u.language,
+                u.queue.as_ref().map(QueueId::as_str),
+                u.agent.as_ref().map(AgentId::as_str),
+                u.recording,
+            ])?;
             Ok(())
         }
         Op::CallEnded(row) => call_ended(conn, row),

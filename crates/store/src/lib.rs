@@ -91,8 +91,8 @@ mod writer;
 pub use error::{SqliteCause, StoreError};
 pub use reader::Reader;
 pub use record::{
-    AgentStateRow, CallRow, CallStart, CdrFilter, CdrRow, Direction, Disposition, HangupSide,
-    LegRole, LegRow,
+    AgentStateRow, CallRow, CallStart, CallUpdate, CdrFilter, CdrRow, Direction, Disposition,
+    HangupSide, LegRole, LegRow,
 };
 pub use recovery::Startup;
 pub use schema::schema_version;

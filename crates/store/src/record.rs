@@ -91,6 +91,25 @@ pub struct CallStart {
     pub dialled: Option<String>,
 }
 
+/// What a call in progress has learnt since it started (`Write::CallUpdated`): written as it
+/// goes, so a call cut by a crash still names its queue, agent, recording and IVR path. `None`
+/// never erases a value already stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallUpdate {
+    /// The call.
+    pub id: CallRef,
+    /// The dialplan path so far.
+    pub ivr_path: Option<String>,
+    /// The caller's language so far.
+    pub language: Option<String>,
+    /// The queue it waits or waited in.
+    pub queue: Option<QueueId>,
+    /// The agent it talks to.
+    pub agent: Option<AgentId>,
+    /// The recording being written.
+    pub recording: Option<String>,
+}
+
 /// A finished call's complete record (`Write::CallEnded`).
 ///
 /// Written once, when the call's task ends. It replaces what `CallStart` wrote, except that

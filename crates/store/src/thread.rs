@@ -292,6 +292,7 @@ fn describe(op: &Op) -> String {
     match op {
         Op::CallStarted(s) => format!("CallStarted {}", s.id),
         Op::CallAnswered(call, _) => format!("CallAnswered {call}"),
+        Op::CallUpdated(u) => format!("CallUpdated {}", u.id),
         Op::CallEnded(r) => format!("CallEnded {}", r.id),
         Op::Leg(l) => format!("Leg {} #{}", l.call, l.index),
         Op::Event(codec::EventRow::Queue(q)) => {

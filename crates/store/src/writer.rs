@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codec::{self, EventRow};
 use crate::error::{self, StoreError};
 use crate::lock;
-use crate::record::{CallRow, CallStart, LegRow};
+use crate::record::{CallRow, CallStart, CallUpdate, LegRow};
 use crate::recovery::{self, Startup};
 use crate::schema;
 use crate::thread::WriterThread;
@@ -164,6 +164,9 @@ pub enum Write {
         /// When.
         at: Timestamp,
     },
+    /// What a call in progress has learnt (queue, agent, recording, IVR path): merged into its
+    /// row, so a crash keeps it.
+    CallUpdated(CallUpdate),
     /// A call ended: its complete row (inserted if `CallStarted` never was). Legs still open
     /// are closed at the call's end. Committed with `synchronous=FULL`.
     CallEnded(Box<CallRow>),
@@ -180,6 +183,7 @@ pub enum Write {
 pub(crate) enum Op {
     CallStarted(CallStart),
     CallAnswered(CallRef, Timestamp),
+    CallUpdated(CallUpdate),
     CallEnded(Box<CallRow>),
     Leg(LegRow),
     Event(EventRow),
@@ -191,6 +195,7 @@ impl Op {
         Ok(match w {
             Write::CallStarted(s) => Op::CallStarted(s),
             Write::CallAnswered { call, at } => Op::CallAnswered(call, at),
+            Write::CallUpdated(u) => Op::CallUpdated(u),
             Write::CallEnded(row) => Op::CallEnded(row),
             Write::Leg(leg) => Op::Leg(leg),
             Write::Acd(at, kind) => Op::Event(codec::encode(at, &kind)?),

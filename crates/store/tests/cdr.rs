@@ -12,8 +12,8 @@ use rusqlite::types::Value;
 use switchboard_acd::io::OfferId;
 use switchboard_acd::{AgentId, CallRef, EventKind};
 use switchboard_store::{
-    CallRow, CdrFilter, Disposition, HangupSide, LegRole, LegRow, Opened, Reader, Store, Write,
-    Writer,
+    CallRow, CallUpdate, CdrFilter, Disposition, HangupSide, LegRole, LegRow, Opened, Reader,
+    Store, Write, Writer,
 };
 
 /// Call 7: in at 09:00:00.123, 8.5 s in `support-fr`, answered by alice, 95.25 s of talk,
@@ -224,6 +224,45 @@ async fn times_of_an_unfinished_call_are_null_in_the_view() {
     ] {
         assert_eq!(get(column), Value::Null, "{column}");
     }
+}
+
+#[tokio::test]
+async fn what_a_call_learns_as_it_goes_is_in_its_row_before_it_ends() {
+    let dir = TempDir::new("cdr-updated");
+    let Opened { writer, .. } = Store::open(dir.db()).unwrap();
+    writer.send(Write::CallStarted(start(2, 5))).await.unwrap();
+    let update = CallUpdate {
+        id: CallRef(2),
+        ivr_path: Some("main[1] > queue".into()),
+        language: Some("en".into()),
+        queue: Some(q("support-en")),
+        agent: Some(AgentId::new("1003")),
+        recording: Some("rec/2-1003.wav".into()),
+    };
+    writer
+        .send(Write::CallUpdated(update.clone()))
+        .await
+        .unwrap();
+    // A later update that knows less erases nothing.
+    writer
+        .commit(Write::CallUpdated(CallUpdate {
+            ivr_path: Some("main[1] > queue > sorry".into()),
+            language: None,
+            queue: None,
+            agent: None,
+            recording: None,
+            ..update
+        }))
+        .await
+        .unwrap();
+    let row = view_row(&dir.db(), 2);
+    let get = |name: &str| row.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(get("ivr_path"), text("main[1] > queue > sorry"));
+    assert_eq!(get("language"), text("en"));
+    assert_eq!(get("queue"), text("support-en"));
+    assert_eq!(get("agent"), text("1003"));
+    assert_eq!(get("recording"), text("rec/2-1003.wav"));
+    assert_eq!(get("ended_at"), Value::Null, "still in progress");
 }
 
 #[tokio::test]

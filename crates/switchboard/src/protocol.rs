@@ -193,6 +193,8 @@ pub enum AcdRequest {
 /// One SIP leg of a call, for the `legs` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegRecord {
+    /// 0 for the caller's leg, then 1, 2… in the order the call placed them.
+    pub index: u32,
     /// The caller's leg, a callee's, or an agent's (a queue offer).
     pub role: LegRole,
     /// Who: the caller's number, the extension, the agent.
@@ -201,8 +203,8 @@ pub struct LegRecord {
     pub started: Instant,
     /// When it was answered.
     pub answered: Option<Instant>,
-    /// When it ended.
-    pub ended: Instant,
+    /// When it ended (None while it is up).
+    pub ended: Option<Instant>,
     /// The final SIP status when it was not answered (486, 487…).
     pub code: Option<u16>,
     /// Why it ended (`remote-bye`, `cancelled`, `local`…).

@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use switchboard_acd::{AcdEvent, AgentId, QueueId};
-use switchboard_store::{CallRow, CallStart, LegRow, StoreError, Write, Writer};
+use switchboard_store::{CallRow, CallStart, CallUpdate, LegRow, StoreError, Write, Writer};
 
 use crate::clock::wall;
-use crate::protocol::{CallRecord, Disposition, HangupSide};
+use crate::protocol::{CallRecord, Disposition, HangupSide, LegRecord};
 
 /// Where records go.
 #[derive(Debug, Clone)]
@@ -45,25 +45,36 @@ impl Records {
         }
     }
 
+    /// What a call in progress has learnt (best effort, as [`Records::started`]).
+    pub fn progress(&self, record: &CallRecord) {
+        let update = CallUpdate {
+            id: record.call,
+            ivr_path: non_empty(&record.ivr_path),
+            language: record.language.clone(),
+            queue: record.queue.as_deref().map(QueueId::new),
+            agent: record.agent.as_deref().map(AgentId::new),
+            recording: record.recording.as_ref().map(|p| p.display().to_string()),
+        };
+        if let Err(err) = self.writer.try_send(Write::CallUpdated(update)) {
+            tracing::warn!(%err, call = record.call.0, "call record: progress waits for the final row");
+        }
+    }
+
+    /// A leg started or ended (best effort, as [`Records::started`]; the final row repeats
+    /// every leg).
+    pub fn leg(&self, call: crate::protocol::CallRef, leg: &LegRecord) {
+        if let Err(err) = self.writer.try_send(Write::Leg(leg_row(call, leg))) {
+            tracing::warn!(%err, call = call.0, "call record: a leg waits for the final row");
+        }
+    }
+
     /// The call is over: its legs and its complete row, committed (durable) before this
     /// returns — or, if the store cannot write now, kept in its queue and retried, which the
     /// log says.
     pub async fn finished(&self, record: &CallRecord) {
-        for (index, leg) in record.legs.iter().enumerate() {
-            let row = LegRow {
-                call: record.call,
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                role: leg.role,
-                party: leg.party.clone(),
-                call_id: None,
-                started: wall(leg.started),
-                answered: leg.answered.map(wall),
-                ended: Some(wall(leg.ended)),
-                sip_code: leg.code.or(leg.answered.map(|_| 200)),
-                end_cause: Some(leg.cause.clone()),
-                codec: leg.codec.clone(),
-            };
-            self.send(Write::Leg(row), record).await;
+        for leg in &record.legs {
+            self.send(Write::Leg(leg_row(record.call, leg)), record)
+                .await;
         }
         let row = row(record);
         match self.writer.commit(Write::CallEnded(Box::new(row))).await {
@@ -99,6 +110,22 @@ impl Records {
 
 fn report(err: &StoreError, record: &CallRecord) {
     tracing::error!(%err, call = record.call.0, "call record not stored yet");
+}
+
+fn leg_row(call: crate::protocol::CallRef, leg: &LegRecord) -> LegRow {
+    LegRow {
+        call,
+        index: leg.index,
+        role: leg.role,
+        party: leg.party.clone(),
+        call_id: None,
+        started: wall(leg.started),
+        answered: leg.answered.map(wall),
+        ended: leg.ended.map(wall),
+        sip_code: leg.code.or(leg.answered.map(|_| 200)),
+        end_cause: non_empty(&leg.cause),
+        codec: leg.codec.clone(),
+    }
 }
 
 fn start(record: &CallRecord) -> CallStart {

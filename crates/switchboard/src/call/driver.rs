@@ -241,6 +241,11 @@ impl Driver {
                 let call = self.machine.call();
                 self.services.records.answered(call, at);
             }
+            Command::RecordProgress(record) => self.services.records.progress(&record),
+            Command::RecordLeg(leg) => {
+                let call = self.machine.call();
+                self.services.records.leg(call, &leg);
+            }
             Command::Finish(record) => {
                 self.services.records.finished(&record).await;
                 return true;

@@ -87,6 +87,8 @@ pub(crate) struct CalleeLeg {
     pub(crate) started: Instant,
     /// When it answered.
     pub(crate) answered: Option<Instant>,
+    /// Its number among the call's legs.
+    pub(crate) index: u32,
 }
 
 /// The call's shared state.
@@ -116,6 +118,8 @@ pub(crate) struct Cx {
     pub(crate) overflowed: bool,
     /// Media legs asked for and no longer wanted: freed as they arrive.
     pub(crate) discard_media: Vec<ReqId>,
+    /// Legs placed so far (the caller's is 0).
+    legs_placed: u32,
 }
 
 impl Cx {
@@ -192,10 +196,52 @@ impl Cx {
             voicemail: false,
             overflowed: false,
             discard_media: Vec::new(),
+            legs_placed: 0,
         };
         cx.out
             .push_back(Command::RecordStarted(Box::new(cx.rec.clone())));
+        let caller_leg = cx.caller_leg(None);
+        cx.out.push_back(Command::RecordLeg(Box::new(caller_leg)));
         (cx, setup.route)
+    }
+
+    /// The next leg's number.
+    pub(crate) fn next_leg_index(&mut self) -> u32 {
+        self.legs_placed += 1;
+        self.legs_placed
+    }
+
+    /// The caller's leg as a record, ended at `ended`.
+    fn caller_leg(&self, ended: Option<Instant>) -> LegRecord {
+        LegRecord {
+            index: 0,
+            role: LegRole::Caller,
+            party: self.rec.caller.clone(),
+            started: self.rec.started,
+            answered: self.caller.answered,
+            ended,
+            code: None,
+            cause: ended
+                .map(|_| {
+                    self.caller
+                        .end_cause
+                        .clone()
+                        .unwrap_or_else(|| "local".into())
+                })
+                .unwrap_or_default(),
+            codec: self
+                .caller
+                .media
+                .as_ref()
+                .and_then(|m| m.remote.as_ref())
+                .map(|r| r.codec.encoding_name().to_owned()),
+        }
+    }
+
+    /// Writes what the call has learnt so far, so a crash keeps it.
+    pub(crate) fn progress(&mut self) {
+        self.out
+            .push_back(Command::RecordProgress(Box::new(self.rec.clone())));
     }
 
     /// A fresh id for a request or a playback.
@@ -361,12 +407,13 @@ impl Cx {
     /// Forgets a callee leg that ended, recording how. Its media leg is its owner's to free.
     pub(crate) fn drop_callee(&mut self, now: Instant, leg: LegId, cause: &str, code: Option<u16>) {
         if let Some(callee) = self.callees.remove(&leg) {
-            self.rec.legs.push(LegRecord {
+            let record = LegRecord {
+                index: callee.index,
                 role: callee.role,
                 party: callee.party,
                 started: callee.started,
                 answered: callee.answered,
-                ended: now,
+                ended: Some(now),
                 code,
                 cause: cause.to_owned(),
                 codec: callee
@@ -374,7 +421,10 @@ impl Cx {
                     .remote
                     .as_ref()
                     .map(|r| r.codec.encoding_name().to_owned()),
-            });
+            };
+            self.out
+                .push_back(Command::RecordLeg(Box::new(record.clone())));
+            self.rec.legs.push(record);
         }
     }
 
@@ -610,29 +660,9 @@ impl Cx {
                 at: now,
             });
         }
-        let caller_codec = self
-            .caller
-            .media
-            .as_ref()
-            .and_then(|m| m.remote.as_ref())
-            .map(|r| r.codec.encoding_name().to_owned());
-        self.rec.legs.insert(
-            0,
-            LegRecord {
-                role: LegRole::Caller,
-                party: self.rec.caller.clone(),
-                started: self.rec.started,
-                answered: self.caller.answered,
-                ended: now,
-                code: None,
-                cause: self
-                    .caller
-                    .end_cause
-                    .clone()
-                    .unwrap_or_else(|| "local".into()),
-                codec: caller_codec,
-            },
-        );
+        let caller_leg = self.caller_leg(Some(now));
+        self.rec.legs.insert(0, caller_leg);
+        self.rec.legs.sort_by_key(|l| l.index);
         self.rec.ended = Some(now);
         self.rec.disposition = Some(self.disposition(outcome));
         self.rec.hangup_side = Some(match outcome {

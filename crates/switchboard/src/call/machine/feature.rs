@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use switchboard_acd::{AgentId, StateKind};
+use switchboard_acd::AgentId;
 
 use super::cx::{Cx, Event};
 use super::{Command, Outcome};
@@ -19,7 +19,11 @@ const ACD_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub(crate) enum Feature {
     /// Waiting for the ACD.
-    Asking { agent: String, until: Instant },
+    Asking {
+        agent: String,
+        command: AgentCommand,
+        until: Instant,
+    },
     /// The confirmation plays.
     Playing { id: u64 },
 }
@@ -33,6 +37,7 @@ impl Feature {
     ) -> (Feature, Option<Outcome>) {
         let waiting = Feature::Asking {
             agent: agent.clone(),
+            command: command.clone(),
             until: now + ACD_WAIT,
         };
         if let Err(code) = cx.answer_caller(now, &[]) {
@@ -57,7 +62,7 @@ impl Feature {
 
     pub(crate) fn on_timeout(&mut self, cx: &mut Cx, now: Instant) -> Option<Outcome> {
         match self {
-            Feature::Asking { agent, until } if *until <= now => {
+            Feature::Asking { agent, until, .. } if *until <= now => {
                 tracing::warn!("the ACD did not answer the feature code");
                 let agent = agent.clone();
                 self.confirm(cx, &agent, "agent-refused");
@@ -72,18 +77,20 @@ impl Feature {
             (_, Event::CallerLeft(_)) => Some(Outcome::CallerHungUp),
             (_, Event::MediaTimeout) => Some(Outcome::MediaTimeout),
             (
-                Feature::Asking { agent, .. },
+                Feature::Asking { agent, command, .. },
                 Event::Acd(switchboard_acd::Output::AgentCommandDone { result, .. }),
             ) => {
-                let prompt = match &result {
-                    Ok(StateKind::LoggedOut) => "agent-logged-out",
-                    Ok(StateKind::Paused) => "agent-paused",
-                    Ok(StateKind::Ready) => "agent-ready",
-                    Ok(_) => "agent-logged-in",
-                    Err(err) => {
+                // What was asked decides the words (a pause asked on a call is taken, and
+                // applies when the call ends: "you are paused" is still the answer).
+                let prompt = match (&result, command) {
+                    (Err(err), _) => {
                         tracing::info!(%err, "feature code refused");
                         "agent-refused"
                     }
+                    (Ok(_), AgentCommand::Login) => "agent-logged-in",
+                    (Ok(_), AgentCommand::Logout) => "agent-logged-out",
+                    (Ok(_), AgentCommand::Pause(_)) => "agent-paused",
+                    (Ok(_), AgentCommand::Ready) => "agent-ready",
                 };
                 if let Ok(state) = &result {
                     tracing::info!(%state, "agent state after the feature code");

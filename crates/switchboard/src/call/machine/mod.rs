@@ -199,6 +199,11 @@ pub enum Command {
     /// The caller was connected to a person at this instant (written at once, so a call
     /// interrupted by a crash keeps it).
     RecordAnswered(Instant),
+    /// What the call has learnt so far (queue, agent, recording, IVR path, language), written
+    /// as it goes for the same reason.
+    RecordProgress(Box<CallRecord>),
+    /// A leg started or ended.
+    RecordLeg(Box<crate::protocol::LegRecord>),
     /// The call is over: write its record (and wait until it is durable), then release the
     /// media and end the task. Always the last command.
     Finish(Box<CallRecord>),
@@ -450,7 +455,10 @@ impl CallMachine {
             return Some(Outcome::CallerHungUp);
         }
         self.cx.set_caller_media(local);
-        self.cx.claim_caller(now);
+        // A feature code changes the agent's own state: that call holds nobody busy.
+        if !matches!(route, Route::Feature { .. }) {
+            self.cx.claim_caller(now);
+        }
         let (phase, outcome) = match route {
             Route::Extension { extension, targets } => {
                 let (t, o) = through::Through::start(&mut self.cx, now, extension, targets);

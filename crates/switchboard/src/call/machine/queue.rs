@@ -97,6 +97,7 @@ impl Queued {
         cx.rec.queue = Some(join.queue.clone());
         cx.rec.wait = None;
         cx.overflowed = false;
+        cx.progress();
         Queued {
             queue: join.queue,
             joined: now,

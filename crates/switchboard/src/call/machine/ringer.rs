@@ -253,6 +253,19 @@ impl Ringer {
                 let mut sdp = template.as_ref().clone();
                 sdp.sip = leg;
                 group.forks.push(leg);
+                let index = cx.next_leg_index();
+                cx.out
+                    .push_back(Command::RecordLeg(Box::new(crate::protocol::LegRecord {
+                        index,
+                        role: self.role,
+                        party: group.party.clone(),
+                        started: now,
+                        answered: None,
+                        ended: None,
+                        code: None,
+                        cause: String::new(),
+                        codec: None,
+                    })));
                 cx.callees.insert(
                     leg,
                     CalleeLeg {
@@ -261,6 +274,7 @@ impl Ringer {
                         party: group.party.clone(),
                         started: now,
                         answered: None,
+                        index,
                     },
                 );
             }

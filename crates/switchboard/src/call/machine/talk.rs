@@ -93,6 +93,7 @@ impl Talk {
             cx.out.push_back(super::Command::RecordAnswered(now));
         }
         cx.rec.agent = Some(name.to_owned());
+        cx.progress();
         Talk {
             callee,
             media,

@@ -215,7 +215,7 @@ fn a_caller_who_hangs_up_in_the_menu_abandons_in_the_ivr() {
 #[test]
 fn feature_codes_ask_the_acd_and_confirm_in_the_agents_language() {
     for (command, state, prompt) in [
-        (AgentCommand::Login, Ok(StateKind::Ready), "agent-ready"),
+        (AgentCommand::Login, Ok(StateKind::Ready), "agent-logged-in"),
         (
             AgentCommand::Logout,
             Ok(StateKind::LoggedOut),
@@ -226,6 +226,7 @@ fn feature_codes_ask_the_acd_and_confirm_in_the_agents_language() {
             Ok(StateKind::Paused),
             "agent-paused",
         ),
+        (AgentCommand::Ready, Ok(StateKind::Ready), "agent-ready"),
         (
             AgentCommand::Ready,
             Err(switchboard_acd::AgentError::InvalidTransition {
@@ -239,6 +240,12 @@ fn feature_codes_ask_the_acd_and_confirm_in_the_agents_language() {
         let out = h.drain();
         assert!(sip(&out, |c| matches!(c, CallCommand::Answer { .. })));
         assert!(acd(&out).iter().any(|i| matches!(i, AcdInput::Agent { command: c, reply_to: Some(CALL), .. } if *c == command)));
+        assert!(
+            !acd(&out)
+                .iter()
+                .any(|i| matches!(i, AcdInput::Claim { .. })),
+            "a feature code holds nobody busy (a pause would wait for its own call)"
+        );
         let out = h.acd(Output::AgentCommandDone {
             call: CALL,
             agent: AgentId::new("1001"),
