@@ -239,15 +239,15 @@ pub fn cdr_row(db: &Path, call_id: &str) -> Result<Option<CdrRow>, String> {
     .map_err(|e| format!("read the cdr view of {}: {e}", db.display()))
 }
 
-/// The legs of the call whose first leg had SIP Call-ID `call_id`, in order: `(role, party,
-/// ended, end_cause)` from the `legs` table (`docs/cdr.md`).
+/// One row of the `legs` table: `(role, party, ended, end_cause)`.
+pub type LegRow = (String, String, bool, Option<String>);
+
+/// The legs of the call whose first leg had SIP Call-ID `call_id`, in order, from the `legs`
+/// table (`docs/cdr.md`).
 ///
 /// # Errors
 /// Why the file or the table could not be read.
-pub fn legs(
-    db: &Path,
-    call_id: &str,
-) -> Result<Vec<(String, String, bool, Option<String>)>, String> {
+pub fn legs(db: &Path, call_id: &str) -> Result<Vec<LegRow>, String> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| format!("open {}: {e}", db.display()))?;
     conn.busy_timeout(Duration::from_secs(2))
