@@ -30,7 +30,8 @@ pub(crate) fn apply(conn: &Connection, op: &Op, seq: &mut i64) -> rusqlite::Resu
                                   language = coalesce(?3, language),
                                   queue = coalesce(?4, queue),
                                   agent = coalesce(?5, agent),
-                                  recording = coalesce(?6, recording)
+                                  recording = coalesce(?6, recording),
+                                  answered_ms = coalesce(answered_ms, ?7)
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -40,6 +41,7 @@ pub(crate) fn apply(conn: &Connection, op: &Op, seq: &mut i64) -> rusqlite::Resu
                 u.queue.as_ref().map(QueueId::as_str),
                 u.agent.as_ref().map(AgentId::as_str),
                 u.recording,
+                u.answered.map(ms),
             ])?;
             Ok(())
         }

@@ -98,6 +98,8 @@ pub struct CallStart {
 pub struct CallUpdate {
     /// The call.
     pub id: CallRef,
+    /// When the caller was first connected to a person (kept if already set).
+    pub answered: Option<Timestamp>,
     /// The dialplan path so far.
     pub ivr_path: Option<String>,
     /// The caller's language so far.

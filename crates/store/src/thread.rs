@@ -1,7 +1,9 @@
 //! The writer thread: the one owner of the read-write connection.
 //!
 //! It takes the first queued write (or wakes for the heartbeat), drains up to
-//! [`StoreOptions::batch_max`] more without waiting, and commits them in one transaction
+//! [`StoreOptions::batch_max`] more — waiting, under load, until
+//! [`StoreOptions::commit_interval`] after the previous commit (group commit) — and commits
+//! them in one transaction
 //! together with `meta.last_alive_ms`; then it answers the `commit` waiters. A batch that fails
 //! for a reason that may pass (full disk, lock, I/O) is kept and retried with backoff, the
 //! waiters told at the first failure; a write SQLite refuses for good is isolated, logged and
@@ -37,6 +39,8 @@ pub(crate) struct WriterThread {
     full_sync: bool,
     /// Since when commits have been made without an fsync; `None` when all are synced.
     unsynced_since: Option<Instant>,
+    /// When the last batch was committed (group commit: see `StoreOptions::commit_interval`).
+    last_commit: Option<Instant>,
     /// The store's lock file, held until the thread ends (see [`crate::lock`]).
     _lock: Option<std::fs::File>,
 }
@@ -64,6 +68,7 @@ impl WriterThread {
             next_seq,
             full_sync: false,
             unsynced_since: None,
+            last_commit: None,
             _lock: None,
         }
     }
@@ -97,17 +102,43 @@ impl WriterThread {
                 Ok(None) => break,
                 Err(_) => {} // idle: a heartbeat (and an fsync if one is due)
             }
-            while batch.len() < self.options.batch_max.max(1) {
+            self.gather(&rt, &mut batch);
+            if let Outcome::GaveUp = self.commit_batch(&mut batch) {
+                return self.give_up(batch);
+            }
+            self.last_commit = Some(Instant::now());
+        }
+        self.stop()
+    }
+
+    /// Adds what is queued to `batch`, up to `batch_max`; under load (the last commit less
+    /// than `commit_interval` ago) it also waits for what arrives until then, so one commit
+    /// and its fsync serve many writes. An idle store does not wait.
+    fn gather(&mut self, rt: &tokio::runtime::Runtime, batch: &mut Vec<Msg>) {
+        let max = self.options.batch_max.max(1);
+        let until = self
+            .last_commit
+            .map(|t| t + self.options.commit_interval)
+            .filter(|&u| u > Instant::now() && !batch.is_empty());
+        loop {
+            while batch.len() < max {
                 match self.rx.try_recv() {
                     Ok(msg) => batch.push(msg),
                     Err(_) => break,
                 }
             }
-            if let Outcome::GaveUp = self.commit_batch(&mut batch) {
-                return self.give_up(batch);
+            let Some(until) = until else { return };
+            let left = until.saturating_duration_since(Instant::now());
+            if batch.len() >= max || left.is_zero() {
+                return;
+            }
+            let rx = &mut self.rx;
+            match rt.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
+                Ok(Some(msg)) => batch.push(msg),
+                // Closed (shutdown) or the interval is over: commit what there is.
+                Ok(None) | Err(_) => return,
             }
         }
-        self.stop()
     }
 
     /// How long to wait for a write before the next heartbeat or the sync that is due.

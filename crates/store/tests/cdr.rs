@@ -233,6 +233,7 @@ async fn what_a_call_learns_as_it_goes_is_in_its_row_before_it_ends() {
     writer.send(Write::CallStarted(start(2, 5))).await.unwrap();
     let update = CallUpdate {
         id: CallRef(2),
+        answered: Some(at(9_005)),
         ivr_path: Some("main[1] > queue".into()),
         language: Some("en".into()),
         queue: Some(q("support-en")),
@@ -247,6 +248,7 @@ async fn what_a_call_learns_as_it_goes_is_in_its_row_before_it_ends() {
     writer
         .commit(Write::CallUpdated(CallUpdate {
             ivr_path: Some("main[1] > queue > sorry".into()),
+            answered: None,
             language: None,
             queue: None,
             agent: None,
@@ -262,6 +264,7 @@ async fn what_a_call_learns_as_it_goes_is_in_its_row_before_it_ends() {
     assert_eq!(get("queue"), text("support-en"));
     assert_eq!(get("agent"), text("1003"));
     assert_eq!(get("recording"), text("rec/2-1003.wav"));
+    assert_eq!(get("answered_at"), text("2026-03-02T09:00:09.005Z"));
     assert_eq!(get("ended_at"), Value::Null, "still in progress");
 }
 

@@ -2,8 +2,6 @@
 //! `Instant`s of the cores become wall-clock time here ([`crate::clock`]), and a finished call's
 //! record is committed — durable — before the call releases its resources.
 
-use std::time::Instant;
-
 use switchboard_acd::{AcdEvent, AgentId, QueueId};
 use switchboard_store::{CallRow, CallStart, CallUpdate, LegRow, StoreError, Write, Writer};
 
@@ -33,22 +31,11 @@ impl Records {
         }
     }
 
-    /// The call was connected to a person (best effort, as [`Records::started`]; the final row
-    /// carries it too).
-    pub fn answered(&self, record_call: crate::protocol::CallRef, at: Instant) {
-        let write = Write::CallAnswered {
-            call: record_call,
-            at: wall(at),
-        };
-        if let Err(err) = self.writer.try_send(write) {
-            tracing::warn!(%err, call = record_call.0, "call record: the answer time waits for the final row");
-        }
-    }
-
     /// What a call in progress has learnt (best effort, as [`Records::started`]).
     pub fn progress(&self, record: &CallRecord) {
         let update = CallUpdate {
             id: record.call,
+            answered: record.answered.map(wall),
             ivr_path: non_empty(&record.ivr_path),
             language: record.language.clone(),
             queue: record.queue.as_deref().map(QueueId::new),

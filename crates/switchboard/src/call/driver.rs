@@ -24,8 +24,6 @@ use crate::protocol::{AcdRequest, CallCommand, CallSetup, CoreInput};
 
 /// Capacity of a call's media event channel.
 const MEDIA_QUEUE: usize = 64;
-/// Capacity of the channel outbound legs report on.
-const OUTBOUND_QUEUE: usize = 32;
 /// Capacity of the channel the ACD answers on.
 const ACD_QUEUE: usize = 64;
 /// Capacity of the channel finished background work (HTTP) reports on.
@@ -55,7 +53,7 @@ pub async fn run(
     setup: CallSetup,
     services: Arc<Services>,
     core: mpsc::Sender<CoreInput>,
-    legs: mpsc::Receiver<LegEvent>,
+    (legs_tx, legs): (mpsc::Sender<LegEvent>, mpsc::Receiver<LegEvent>),
 ) {
     let span = tracing::info_span!(
         "call",
@@ -83,8 +81,9 @@ pub async fn run(
             })
             .await
             .is_ok();
-        let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let (done_tx, done_rx) = mpsc::channel(DONE_QUEUE);
+        // Outbound legs report on the channel the caller's leg does: one queue for all of a
+        // call's SIP events, in the order the core saw them.
+        let out_tx = legs_tx;
         let machine = CallMachine::new(
             Instant::now(),
             jiff::Timestamp::now(),
@@ -97,16 +96,14 @@ pub async fn run(
             core,
             session,
             out_tx,
-            done_tx,
+            done: None,
             media_failed: false,
         };
         driver
             .run(Channels {
                 legs: Some(legs),
-                outbound: out_rx,
                 media: Some(media_rx),
                 acd: Some(acd_rx),
-                done: done_rx,
             })
             .await;
         if attached {
@@ -121,10 +118,8 @@ pub async fn run(
 
 struct Channels {
     legs: Option<mpsc::Receiver<LegEvent>>,
-    outbound: mpsc::Receiver<LegEvent>,
     media: Option<mpsc::Receiver<MediaEvent>>,
     acd: Option<mpsc::Receiver<switchboard_acd::Output>>,
-    done: mpsc::Receiver<Input>,
 }
 
 struct Driver {
@@ -133,7 +128,9 @@ struct Driver {
     core: mpsc::Sender<CoreInput>,
     session: Option<MediaSession>,
     out_tx: mpsc::Sender<LegEvent>,
-    done_tx: mpsc::Sender<Input>,
+    /// Finished background work (HTTP requests), made at the first request: most calls
+    /// never need it.
+    done: Option<(mpsc::Sender<Input>, mpsc::Receiver<Input>)>,
     media_failed: bool,
 }
 
@@ -152,12 +149,12 @@ impl Driver {
                 return;
             }
             let deadline = self.machine.poll_timeout();
+            let done = self.done.as_mut().map(|(_, rx)| rx);
             let wake = tokio::select! {
                 e = recv(&mut ch.legs) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Leg(e))),
-                e = ch.outbound.recv() => e.map_or(Wake::Closed, |e| Wake::Input(Input::Leg(e))),
                 e = recv(&mut ch.media) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Media(e))),
                 e = recv(&mut ch.acd) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Acd(e))),
-                e = ch.done.recv() => e.map_or(Wake::Closed, Wake::Input),
+                e = recv_ref(done) => e.map_or(Wake::Closed, Wake::Input),
                 () = sleep_until(deadline) => Wake::Timer,
             };
             let now = Instant::now();
@@ -237,10 +234,6 @@ impl Driver {
                 timeout,
             } => self.http(req, method.as_str(), url, body, timeout),
             Command::RecordStarted(record) => self.services.records.started(&record),
-            Command::RecordAnswered(at) => {
-                let call = self.machine.call();
-                self.services.records.answered(call, at);
-            }
             Command::RecordProgress(record) => self.services.records.progress(&record),
             Command::RecordLeg(leg) => {
                 let call = self.machine.call();
@@ -354,7 +347,7 @@ impl Driver {
     }
 
     fn http(
-        &self,
+        &mut self,
         req: ReqId,
         method: &str,
         url: String,
@@ -362,7 +355,11 @@ impl Driver {
         timeout: std::time::Duration,
     ) {
         let client = self.services.http.clone();
-        let done = self.done_tx.clone();
+        let done = self
+            .done
+            .get_or_insert_with(|| mpsc::channel(DONE_QUEUE))
+            .0
+            .clone();
         let method = method.to_owned();
         tokio::spawn(async move {
             let result = match client.request(&method, &url, body, timeout).await {
@@ -390,6 +387,13 @@ async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
             }
             got
         }
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_ref<T>(rx: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(r) => r.recv().await,
         None => std::future::pending().await,
     }
 }

@@ -285,7 +285,7 @@ impl Core {
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
-        self.legs.insert(leg, events_tx);
+        self.legs.insert(leg, events_tx.clone());
         let setup = CallSetup {
             call: crate::protocol::CallRef(
                 self.services
@@ -306,7 +306,7 @@ impl Core {
             setup,
             self.services.clone(),
             self.input.clone(),
-            events_rx,
+            (events_tx, events_rx),
         ));
     }
 

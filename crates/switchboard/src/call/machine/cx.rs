@@ -238,6 +238,30 @@ impl Cx {
         }
     }
 
+    /// Writes the leg of the party the caller is now connected to, so a crash keeps it (the
+    /// forks that did not answer are written at the end only: cheaper, and a crash loses
+    /// nothing that matters about them).
+    pub(crate) fn record_connected_leg(&mut self, leg: LegId) {
+        if let Some(callee) = self.callees.get(&leg) {
+            let record = LegRecord {
+                index: callee.index,
+                role: callee.role,
+                party: callee.party.clone(),
+                started: callee.started,
+                answered: callee.answered,
+                ended: None,
+                code: None,
+                cause: String::new(),
+                codec: callee
+                    .sdp
+                    .remote
+                    .as_ref()
+                    .map(|r| r.codec.encoding_name().to_owned()),
+            };
+            self.out.push_back(Command::RecordLeg(Box::new(record)));
+        }
+    }
+
     /// Writes what the call has learnt so far, so a crash keeps it.
     pub(crate) fn progress(&mut self) {
         self.out

@@ -196,13 +196,11 @@ pub enum Command {
     },
     /// The call's record, as started (written at once so a crash leaves a trace).
     RecordStarted(Box<CallRecord>),
-    /// The caller was connected to a person at this instant (written at once, so a call
-    /// interrupted by a crash keeps it).
-    RecordAnswered(Instant),
-    /// What the call has learnt so far (queue, agent, recording, IVR path, language), written
-    /// as it goes for the same reason.
+    /// What the call has learnt so far (answer time, queue, agent, recording, IVR path,
+    /// language), written as it goes so a call cut by a crash keeps it.
     RecordProgress(Box<CallRecord>),
-    /// A leg started or ended.
+    /// A leg's row so far (the caller's at the start, the one that answered at the bridge;
+    /// every leg is written whole at the end), for the same reason.
     RecordLeg(Box<crate::protocol::LegRecord>),
     /// The call is over: write its record (and wait until it is durable), then release the
     /// media and end the task. Always the last command.

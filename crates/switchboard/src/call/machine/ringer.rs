@@ -254,18 +254,6 @@ impl Ringer {
                 sdp.sip = leg;
                 group.forks.push(leg);
                 let index = cx.next_leg_index();
-                cx.out
-                    .push_back(Command::RecordLeg(Box::new(crate::protocol::LegRecord {
-                        index,
-                        role: self.role,
-                        party: group.party.clone(),
-                        started: now,
-                        answered: None,
-                        ended: None,
-                        code: None,
-                        cause: String::new(),
-                        codec: None,
-                    })));
                 cx.callees.insert(
                     leg,
                     CalleeLeg {

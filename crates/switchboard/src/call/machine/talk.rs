@@ -90,8 +90,8 @@ impl Talk {
         cx.overflowed = false;
         if cx.rec.answered.is_none() {
             cx.rec.answered = Some(now);
-            cx.out.push_back(super::Command::RecordAnswered(now));
         }
+        cx.record_connected_leg(callee);
         cx.rec.agent = Some(name.to_owned());
         cx.progress();
         Talk {

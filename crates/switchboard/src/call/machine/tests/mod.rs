@@ -425,7 +425,6 @@ fn clone_command(c: &Command) -> Command {
             timeout: *timeout,
         },
         Command::RecordStarted(r) => Command::RecordStarted(r.clone()),
-        Command::RecordAnswered(at) => Command::RecordAnswered(*at),
         Command::RecordProgress(r) => Command::RecordProgress(r.clone()),
         Command::RecordLeg(l) => Command::RecordLeg(l.clone()),
         Command::Finish(r) => Command::Finish(r.clone()),
