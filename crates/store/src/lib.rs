@@ -9,9 +9,10 @@
 //! * **One writer.** [`Store::open`] runs the migrations and the recovery on the calling
 //!   thread, then hands the read-write connection to one writer thread, fed by a bounded
 //!   queue. Call tasks and the ACD write through cheap [`Writer`] clones; the thread commits
-//!   up to [`StoreOptions::batch_max`] writes per transaction, so under load one commit (and
-//!   one fsync) serves hundreds of writes. A full queue makes [`Writer::send`] wait: writes
-//!   are never dropped to make room.
+//!   up to [`StoreOptions::batch_max`] writes per transaction and, under load, commits at
+//!   most every [`StoreOptions::commit_interval`] (5 ms, group commit), so one commit (and one
+//!   fsync) serves many calls. A full queue makes [`Writer::send`] wait: writes are never
+//!   dropped to make room.
 //! * **One writer per file.** The writer holds an exclusive lock on `<path>-lock` for its
 //!   life, so a second switch on the same file is refused ([`StoreError::Locked`]) instead of
 //!   taking the first one's live calls for a crash's leftovers.

@@ -168,6 +168,7 @@ impl AcdTask {
             }
             while let Some(event) = self.acd.poll_event() {
                 idle = false;
+                log(&event.kind);
                 self.stats.record(wall(event.at), &event.kind);
                 self.unstored.push_back(event);
             }
@@ -258,6 +259,33 @@ impl AcdTask {
             }
             _ => {}
         }
+    }
+}
+
+/// What an operator reads in the log of the ACD's facts: agents' logins, logouts and pauses
+/// (an automatic `no-answer` pause says so at warn), queues' overflows. The rest is counted,
+/// not logged (a line per offer would drown the log under load).
+fn log(kind: &switchboard_acd::EventKind) {
+    use switchboard_acd::{EventKind, StateKind};
+    match kind {
+        EventKind::AgentState {
+            agent,
+            state: StateKind::Paused,
+            reason: Some(reason),
+        } if reason.as_str() == switchboard_acd::NO_ANSWER => {
+            tracing::warn!(agent = %agent, reason = reason.as_str(), "agent paused: it missed its offers in a row ([acd] max_missed_offers)");
+        }
+        EventKind::AgentState {
+            agent,
+            state: state @ (StateKind::LoggedOut | StateKind::Paused | StateKind::Ready),
+            reason,
+        } => {
+            tracing::debug!(agent = %agent, state = view::state_name(*state), reason = reason.as_ref().map(|r| r.as_str()), "agent state");
+        }
+        EventKind::Overflowed { queue, reason, .. } => {
+            tracing::debug!(queue = %queue, reason = reason.as_str(), "queue overflow");
+        }
+        _ => {}
     }
 }
 
