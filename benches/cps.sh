@@ -49,6 +49,11 @@ dir = "$WORK/no-dialplans"
 [log]
 level = "warn"
 
+[recording]
+# Recorded as in production, but into this run's directory, never the working tree.
+path = "$WORK/recordings/{date}/{time}-{call_id}-{agent}.wav"
+voicemail_dir = "$WORK/recordings/voicemail"
+
 [[agents]]
 extension = "1002"
 password = "bench-secret-1002"

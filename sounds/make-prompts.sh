@@ -77,6 +77,30 @@ prompt en confirm-number "To confirm, press 1. To change it, press 2."
 prompt fr callback-confirmed "C'est noté, un conseiller vous rappellera dès que possible. Au revoir."
 prompt en callback-confirmed "Thank you, an adviser will call you back as soon as possible. Goodbye."
 
+# Queues: position and expected wait (with `say` numbers between), played by the ACD's
+# announcements in the caller's language.
+prompt fr queue-position "Vous êtes en position"
+prompt en queue-position "You are number"
+prompt fr queue-wait "Votre temps d'attente est estimé à"
+prompt en queue-wait "Your expected wait is about"
+prompt fr queue-minutes "minutes."
+prompt en queue-minutes "minutes."
+prompt fr queue-wait-short "Un conseiller va vous répondre dans moins d'une minute."
+prompt en queue-wait-short "An adviser will be with you in less than a minute."
+
+# Agents' feature codes (*45 log in, *46 log out, *47 pause, *48 ready): the confirmation, in
+# the agent's first language.
+prompt fr agent-logged-in "Vous êtes connecté."
+prompt en agent-logged-in "You are logged in."
+prompt fr agent-logged-out "Vous êtes déconnecté."
+prompt en agent-logged-out "You are logged out."
+prompt fr agent-paused "Vous êtes en pause."
+prompt en agent-paused "You are paused."
+prompt fr agent-ready "Vous êtes disponible."
+prompt en agent-ready "You are ready for calls."
+prompt fr agent-refused "Ce n'est pas possible maintenant."
+prompt en agent-refused "That is not possible now."
+
 # `say` fragments: name|words, as in crates/dialplan/src/say.rs.
 fragments_fr=(
     0\|zéro 1\|un 2\|deux 3\|trois 4\|quatre 5\|cinq 6\|six 7\|sept 8\|huit 9\|neuf

@@ -15,7 +15,9 @@
 //! * [`ivr`]: the shipped prompts and dialplan, for the tests of the live IVR;
 //! * [`baresip`]: a real softphone, with the codecs and tone a test chooses;
 //! * [`crm`]: an HTTP server playing the CRM the dialplan's `http` verb talks to.
+//! * [`acd`]: the ACD's agents and queues as the CLI prints them, and the store's `cdr` rows.
 
+pub mod acd;
 pub mod baresip;
 pub mod crm;
 pub mod endpoint;
@@ -112,6 +114,8 @@ pub struct Switchboard {
     pub sip: SocketAddr,
     /// Its working directory (config, logs).
     pub dir: tempdir::Dir,
+    /// How many times the binary was started in `dir` (see [`Switchboard::restart`]).
+    runs: u32,
 }
 
 impl Switchboard {
@@ -159,20 +163,81 @@ impl Switchboard {
     fn launch(dir: tempdir::Dir, config: &str, port: u16) -> Switchboard {
         let path = dir.path().join("switchboard.toml");
         std::fs::write(&path, config).expect("write config");
-        let log = std::fs::File::create(dir.path().join("switchboard.log")).expect("log file");
-        let child = Command::new(binary())
+        let child = Switchboard::spawn(dir.path());
+        let sip = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut sb = Switchboard {
+            child,
+            sip,
+            dir,
+            runs: 1,
+        };
+        sb.wait_ready();
+        sb
+    }
+
+    /// `switchboard serve` on the `switchboard.toml` of `dir`, logging to a new
+    /// `switchboard.log` there.
+    fn spawn(dir: &Path) -> Child {
+        let log = std::fs::File::create(dir.join("switchboard.log")).expect("log file");
+        Command::new(binary())
             .args(["serve", "--config"])
-            .arg(&path)
-            .current_dir(dir.path())
+            .arg(dir.join("switchboard.toml"))
+            .current_dir(dir)
             .env("RUST_LOG", "debug")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
-            .expect("switchboard starts");
-        let sip = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut sb = Switchboard { child, sip, dir };
-        sb.wait_ready();
-        sb
+            .expect("switchboard starts")
+    }
+
+    /// Starts the server again on the same directory and configuration (so on the same store,
+    /// recordings and ports), once it has stopped ([`Switchboard::terminate`],
+    /// [`Switchboard::kill_hard`]): what an operator's restart or a supervisor does. The
+    /// stopped run's log is kept as `switchboard.log.N` (N = 1 for the first run), so
+    /// [`Switchboard::log`] and [`Switchboard::wait_for_log`] see only the new run.
+    ///
+    /// # Panics
+    /// When the server is still running, or does not come up again within 20 s.
+    pub fn restart(&mut self) {
+        assert!(!self.is_running(), "restart a switch that has stopped");
+        let log = self.dir.path().join("switchboard.log");
+        let kept = self
+            .dir
+            .path()
+            .join(format!("switchboard.log.{}", self.runs));
+        std::fs::rename(&log, &kept).expect("keep the stopped run's log");
+        self.child = Switchboard::spawn(self.dir.path());
+        self.runs += 1;
+        self.wait_ready();
+    }
+
+    /// Stops the server as `systemctl stop` does (SIGTERM, with the system's `kill`) and waits
+    /// at most `limit` for it to exit (then kills it, and panics: a clean stop must end).
+    ///
+    /// # Panics
+    /// When `kill` fails, or the server is still running after `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed: {status}");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "switchboard did not stop within {limit:?} of SIGTERM:\n{}",
+                    self.log_tail(60)
+                );
+            }
+            // Polling the process: a bounded wait for its exit.
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn wait_ready(&mut self) {
@@ -222,6 +287,13 @@ impl Switchboard {
     #[must_use]
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("switchboard.toml")
+    }
+
+    /// Its store (`[store] path`'s default, `switchboard.db` beside the configuration file):
+    /// the call records and the ACD's events.
+    #[must_use]
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("switchboard.db")
     }
 
     /// Runs `switchboard reload --config FILE` as an admin would (from another folder: the
@@ -346,6 +418,17 @@ impl Config {
         self
     }
 
+    /// Sets `key` of the `[[table]]` entry whose `name` is `name` (a queue's `strategy`, say)
+    /// to `value` (TOML), as [`Config::set`] does in a table.
+    ///
+    /// # Panics
+    /// When the shipped file has no such entry.
+    #[must_use]
+    pub fn set_entry(mut self, table: &str, name: &str, key: &str, value: &str) -> Config {
+        self.text = set_entry_key(&self.text, table, name, key, value);
+        self
+    }
+
     /// Sets `[media]`'s RTP port range to `range` (see [`own_rtp_ports`]).
     #[must_use]
     pub fn rtp_ports(self, range: (u16, u16)) -> Config {
@@ -402,15 +485,42 @@ impl Config {
 /// `text` with `key = value` in `[table]` (see [`Config::set`]).
 fn set_key(text: &str, table: &str, key: &str, value: &str) -> String {
     let header = format!("[{table}]");
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let start = lines
         .iter()
         .position(|l| l.trim() == header)
         .unwrap_or_else(|| panic!("the config has no {header} table"));
-    let end = lines[start + 1..]
+    set_in_block(lines, start, key, value)
+}
+
+/// `text` with `key = value` in the `[[table]]` entry named `name` (see [`Config::set_entry`]).
+fn set_entry_key(text: &str, table: &str, name: &str, key: &str, value: &str) -> String {
+    let header = format!("[[{table}]]");
+    let named = format!("name = {name:?}");
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let start = (0..lines.len())
+        .filter(|&i| lines[i].trim() == header)
+        .find(|&i| {
+            lines[i + 1..block_end(&lines, i)]
+                .iter()
+                .any(|l| l.trim() == named)
+        })
+        .unwrap_or_else(|| panic!("the config has no {header} named {name:?}"));
+    set_in_block(lines, start, key, value)
+}
+
+/// Where the table whose header is line `start` ends: the next header, or the end.
+fn block_end(lines: &[String], start: usize) -> usize {
+    lines[start + 1..]
         .iter()
         .position(|l| l.trim_start().starts_with('['))
-        .map_or(lines.len(), |i| start + 1 + i);
+        .map_or(lines.len(), |i| start + 1 + i)
+}
+
+/// `lines` with `key = value` in the table whose header is line `start`: replaces the key's
+/// line, or its commented-out example, or adds it under the header.
+fn set_in_block(mut lines: Vec<String>, start: usize, key: &str, value: &str) -> String {
+    let end = block_end(&lines, start);
     let is_key = |l: &str| {
         let l = l.trim_start().trim_start_matches('#').trim_start();
         l.strip_prefix(key)

@@ -46,7 +46,11 @@ fn shipped_ivr_reaches_a_french_queue_by_phone() {
     if !require_tool("sipp") {
         return;
     }
-    let sb = ivr_switch(Dialplans::Copy(open_copy()), |c| c);
+    // The one queue of these tests that rings all its ready members at once: the first to
+    // answer wins and the others are cancelled (the shipped queues pick the longest idle).
+    let sb = ivr_switch(Dialplans::Copy(open_copy()), |c| {
+        c.set_entry("queues", "after-sales-fr", "strategy", "\"ring-all\"")
+    });
     let keys = to_queue('1', '1'); // français, then orders: after-sales-fr
     let ringing = ringing_agent(&sb, "1001", 1);
     let agent_media = RtpEndpoint::bind().expect("agent RTP socket");
@@ -137,6 +141,9 @@ fn shipped_ivr_reaches_a_french_queue_by_phone() {
     );
     let id = call_id(&caller);
     assert!(queued_in(&sb, &id, "after-sales-fr"), "{}", why());
+    let mut offered = offered_to(&sb, &id);
+    offered.sort();
+    assert_eq!(offered, ["1001", "1002"], "one offer each\n{}", why());
     assert!(
         logged(&sb, &id, "call ended cause=caller-hangup"),
         "{}",
@@ -234,34 +241,43 @@ fn english_caller_reaches_support_and_unknown_number_is_404() {
     }
     let sb = ivr_switch(Dialplans::Copy(open_copy()), |c| c);
     let keys = to_queue('2', '3'); // English, then technical support: support-en
+    // support-en picks the longest-idle of its ready members (the shipped default strategy).
+    // A phone registering logs its agent in, ready, so the order of registration is the order
+    // of idleness: 1003, registered before 1004, has been idle the longest, and is the one
+    // offered the caller. 1004 (also English) must not ring at all, nor 1001 (French only, not
+    // a member). 1004's phone listens all the same, so that an INVITE to it would show.
     let french = ringing_agent(&sb, "1001", 1);
-    let english = [ringing_agent(&sb, "1003", 1), ringing_agent(&sb, "1004", 1)];
-    // This caller's keys are RFC 4733 events in a pcap that SIPp itself plays.
+    let longest_idle = ringing_agent(&sb, "1003", 1);
+    let idle_less = ringing_agent(&sb, "1004", 1);
+    // This caller's keys are RFC 4733 events in a pcap that SIPp itself plays. It hangs up 3 s
+    // after joining the queue, well within the 20 s an offer rings: 1003's phone rings once,
+    // until the switch cancels it, and the ACD tries nobody else.
     let hold = keys.queued + Duration::from_secs(3);
     let data = tempdir::Dir::new("ivr-data");
     let pcap = write_pcap(&data, "english.pcap", &voice(&keys.keys, hold + MARGIN));
     let caller = pcap_caller(&sb, "media_caller.xml", &pcap, hold).run();
-    let [a, b] = english.map(|agent| agent.wait_at_most(AFTER_CALLER));
-    let french = french.messages_so_far();
-    let why = || explain(&sb, &[("caller", &caller), ("1003", &a), ("1004", &b)]);
+    let rang = longest_idle.wait_at_most(AFTER_CALLER);
+    let (french, idle_less) = (french.messages_so_far(), idle_less.messages_so_far());
+    let why = || explain(&sb, &[("caller", &caller), ("1003", &rang)]);
     assert!(caller.ok(), "the caller's call failed\n{}", why());
-    for (who, agent) in [("1003", &a), ("1004", &b)] {
-        assert!(agent.ok(), "{who}'s phone failed\n{}", why());
-        assert_eq!(
-            (got(agent, "INVITE"), got(agent, "CANCEL")),
-            (1, 1),
-            "{who}\n{}",
-            why()
-        );
-    }
-    let apart = invites_apart(&a, &b);
+    let id = call_id(&caller);
+    assert!(queued_in(&sb, &id, "support-en"), "{}", why());
+    assert!(rang.ok(), "1003's phone failed\n{}", why());
+    assert_eq!(
+        (got(&rang, "INVITE"), got(&rang, "CANCEL")),
+        (1, 1),
+        "1003 (idle the longest) did not ring once, until cancelled\n{}",
+        why()
+    );
+    let rang_1004 = sip_log::requests(&idle_less, Direction::Received, "INVITE");
     assert!(
-        apart < Duration::from_millis(500),
-        "1003 and 1004 rang {apart:?} apart"
+        rang_1004.is_empty(),
+        "1004 (idle less long than 1003) rang:\n{idle_less}\n{}",
+        why()
     );
     let rang_1001 = sip_log::requests(&french, Direction::Received, "INVITE");
     assert!(rang_1001.is_empty(), "1001 (French only) rang:\n{french}");
-    assert!(queued_in(&sb, &call_id(&caller), "support-en"), "{}", why());
+    assert_eq!(offered_to(&sb, &id), ["1003"], "{}", why());
 
     let unknown = Sipp::new("caller_expect_404.xml", Some(sb.sip), free_port())
         .arg(&["-s", "+33999999999"])
@@ -304,8 +320,16 @@ fn queue_overflows_to_voicemail_when_nobody_answers() {
         why()
     );
     let id = call_id(&caller);
-    let overflow = "no member of the queue is registered: overflow";
+    // The ACD refuses a caller nobody logged in can serve: with no phone registered, no agent
+    // is logged in, so the caller goes back to the dialplan on joining, never offered to anyone.
+    assert!(queued_in(&sb, &id, "after-sales-fr"), "{}", why());
+    let overflow = r#"queue gave the caller back queue="after-sales-fr" reason="no-agents""#;
     assert!(logged(&sb, &id, overflow), "{}", why());
+    assert!(
+        !logged(&sb, &id, "offered to an agent"),
+        "an agent was offered the caller\n{}",
+        why()
+    );
     let audio = heard.audio();
     let busy = assert_heard(&audio, "fr", "all-busy", &why);
     let greeting = assert_heard(&audio, "fr", "voicemail-greeting", &why);
@@ -407,14 +431,33 @@ fn reload_during_live_calls_drops_none() {
     let plan = open_copy();
     let sb = ivr_switch(Dialplans::Copy(plan.clone()), |c| c);
     let file = sb.path("dialplans/after-sales.kdl");
-    // 1001 rings for each caller and never answers: they wait in after-sales-fr with music,
-    // and hang up 8 s after that, time enough for what follows.
-    let mut agent = ringing_agent(&sb, "1001", 3);
+    // Three callers wait in after-sales-fr with music while the dialplans are reloaded. Its one
+    // logged-in member, 1001, never answers: the ACD offers it one caller at a time, in the
+    // order they joined, and the others wait with no offer. So that this order is known, the
+    // callers press their keys STAGGER apart and join STAGGER apart, and each hangs up the
+    // same time after joining, so they leave in the order they joined too: 1001 rings for
+    // caller 0 from its joining until it hangs up, then (the offer cancelled, which is no
+    // miss) for caller 1 until it does, then for caller 2. They stay 8 s after the last one
+    // has joined, time enough for the reloads; no offer rings as long as the 20 s ring
+    // timeout (caller 0's, the longest, rings 2 × STAGGER + 8 s).
+    const STAGGER: Duration = Duration::from_secs(2);
+    const PARKED: u32 = 3;
+    let agent = ringing_agent(&sb, "1001", PARKED);
     let keys = to_queue('1', '1');
-    let hold = keys.queued + Duration::from_secs(8);
-    let mut parked: Vec<Caller> = (0..3).map(|_| ivr_caller(&sb, &keys.keys, hold)).collect();
-    let all_queued = agent.wait_for_log(keys.queued + Duration::from_secs(10), |log| {
-        sip_log::requests(log, Direction::Received, "INVITE").len() == 3
+    let stay = STAGGER * (PARKED - 1) + Duration::from_secs(8);
+    let mut parked: Vec<Caller> = (0..PARKED)
+        .map(|i| {
+            let late: Vec<(char, Duration)> = keys
+                .keys
+                .iter()
+                .map(|&(k, at)| (k, at + STAGGER * i))
+                .collect();
+            ivr_caller(&sb, &late, keys.queued + STAGGER * i + stay)
+        })
+        .collect();
+    let all_queued = sb.wait_for_log(keys.queued + stay, |log| {
+        let queued = log.matches(r#"caller queued queue="after-sales-fr""#);
+        queued.count() == PARKED as usize
     });
     assert!(
         all_queued.is_some(),
@@ -481,6 +524,7 @@ fn reload_during_live_calls_drops_none() {
     }
     let parked: Vec<(SippResult, Received)> = parked.into_iter().map(Caller::finish).collect();
     let agent = agent.wait_at_most(AFTER_CALLER);
+    let ids: Vec<String> = parked.iter().map(|(caller, _)| call_id(caller)).collect();
     for (i, (caller, heard)) in parked.iter().enumerate() {
         let why = || explain(&sb, &[("parked caller", caller), ("1001", &agent)]);
         assert!(
@@ -500,14 +544,33 @@ fn reload_during_live_calls_drops_none() {
             "{}",
             why()
         );
+        assert_eq!(offered_to(&sb, &ids[i]), ["1001"], "caller {i}\n{}", why());
     }
-    assert!(
-        agent.ok(),
-        "1001's phone: {:?}\n{}",
-        agent.flow(),
-        agent.errors
+    let why = || format!("1001: {:?}\n{}\n{}", agent.flow(), agent.errors, tail(&sb));
+    assert!(agent.ok(), "1001's phone failed\n{}", why());
+    // 1001 rang for one caller at a time, each until it hung up...
+    assert_eq!(
+        rings(&agent),
+        ["INVITE", "CANCEL"].repeat(ids.len()),
+        "{}",
+        why()
     );
-    assert_eq!(got(&agent, "CANCEL"), 3, "{:?}", agent.flow());
+    // ...in the order they joined: each offered once the one before had hung up.
+    let mut order = Vec::new();
+    for id in &ids {
+        order.push(log_line(&sb, id, "caller queued"));
+    }
+    for id in &ids {
+        order.push(log_line(&sb, id, "offered to an agent"));
+        order.push(log_line(&sb, id, "call ended cause=caller-hangup"));
+    }
+    let joined = &order[..ids.len()];
+    let served = &order[ids.len()..];
+    assert!(
+        order.iter().all(Option::is_some) && joined.is_sorted() && served.is_sorted(),
+        "joined {joined:?}, then offered and hung up {served:?} (log lines)\n{}",
+        why()
+    );
 }
 
 #[test]
@@ -516,9 +579,18 @@ fn sip_info_and_inband_digits_drive_the_menu() {
         return;
     }
     let sb = ivr_switch(Dialplans::Copy(open_copy()), |c| c);
+    // One agent for two callers: the ACD offers it one caller at a time, and the other waits
+    // (with music) until that offer ends. So that what happens is known in advance, the
+    // callers do not reach the queue together: the in-band caller presses its keys STAGGER
+    // later, and joins STAGGER after the INFO caller, whose offer is ringing by then. The
+    // INFO caller hangs up STAGGER + 2 s after joining, so the in-band caller has waited 2 s;
+    // that ends the offer (cancelled: no miss, no rest), and 1003 is offered the in-band
+    // caller at once. The in-band caller hangs up 4 s later, which ends the second offer.
+    // Each offer rings 5 s or less, far from the 20 s ring timeout: no miss, no other offer.
+    const STAGGER: Duration = Duration::from_secs(3);
     let agent = ringing_agent(&sb, "1003", 2);
     let keys = to_queue('2', '1'); // English, orders: after-sales-en
-    let hold = keys.queued + Duration::from_secs(3);
+    let hold = keys.queued + STAGGER + Duration::from_secs(2);
     let [(k1, at1), (k2, at2)] = [keys.keys[0], keys.keys[1]];
     // One caller presses with SIP INFO (its voice carries no key)...
     let (first_ms, then_ms) = (
@@ -540,20 +612,24 @@ fn sip_info_and_inband_digits_drive_the_menu() {
         Some(hold - at2),
         &info_keys,
     );
-    // ...the other has no RFC 4733 at all: tone pairs in the audio of a pcap SIPp plays.
+    // ...the other has no RFC 4733 at all: tone pairs in the audio of a pcap SIPp plays. The
+    // language key comes STAGGER later into the language menu (which waits 5 s after its
+    // prompt), and the second the same MARGIN after it.
+    let late: Vec<(char, Duration)> = keys.keys.iter().map(|&(k, at)| (k, at + STAGGER)).collect();
+    let late_hold = keys.queued + STAGGER + Duration::from_secs(6);
     let data = tempdir::Dir::new("ivr-data");
     let pcap = write_pcap(
         &data,
         "inband.pcap",
         &RtpStream::pcma_inband_keys(
-            &keys.keys,
+            &late,
             KEY_LENGTH + KEY_LENGTH / 5,
-            hold + MARGIN,
+            late_hold + MARGIN,
             LEVEL,
         )
         .expect("keys fit the call"),
     );
-    let inband = pcap_caller(&sb, "ivr_caller_inband.xml", &pcap, hold).spawn();
+    let inband = pcap_caller(&sb, "ivr_caller_inband.xml", &pcap, late_hold).spawn();
     let (info, heard) = info.finish();
     let inband = inband.wait();
     let agent = agent.wait_at_most(AFTER_CALLER);
@@ -572,17 +648,35 @@ fn sip_info_and_inband_digits_drive_the_menu() {
         "{}",
         why()
     );
-    for (who, caller) in [("INFO", &info), ("in-band", &inband)] {
+    let (info_id, inband_id) = (call_id(&info), call_id(&inband));
+    for (who, id) in [("INFO", &info_id), ("in-band", &inband_id)] {
         assert!(
-            queued_in(&sb, &call_id(caller), "after-sales-en"),
+            queued_in(&sb, id, "after-sales-en"),
             "the {who} caller\n{}",
             why()
         );
+        assert_eq!(offered_to(&sb, id), ["1003"], "the {who} caller\n{}", why());
     }
     assert_heard(&heard.audio(), "en", "main-menu", &why);
+
+    // One caller at a time: 1003 rang for the INFO caller until it hung up, and only then for
+    // the in-band caller, who had joined in the meantime.
+    assert!(agent.ok(), "1003's phone failed\n{}", why());
+    assert_eq!(
+        rings(&agent),
+        ["INVITE", "CANCEL", "INVITE", "CANCEL"],
+        "1003 did not ring for one caller, then the other\n{}",
+        why()
+    );
+    let order = [
+        log_line(&sb, &info_id, "offered to an agent"),
+        log_line(&sb, &inband_id, "caller queued"),
+        log_line(&sb, &info_id, "call ended cause=caller-hangup"),
+        log_line(&sb, &inband_id, "offered to an agent"),
+    ];
     assert!(
-        agent.ok() && got(&agent, "INVITE") == 2,
-        "1003 did not ring twice\n{}",
+        order.iter().all(Option::is_some) && order.is_sorted(),
+        "INFO offered, in-band queued, INFO hung up, in-band offered: lines {order:?}\n{}",
         why()
     );
 }

@@ -3,11 +3,12 @@
 //! ```text
 //!             login                offer               answer
 //!  LoggedOut ──────► Ready ◄──────────────► Reserved ─────────► OnCall
-//!      ▲              ▲ │    decline (RONA)                      │ end_call
-//!      │ logout       │ │ pause                                  ▼
-//!      └── Ready /    │ ▼                 wrap-up deadline    WrapUp { until }
-//!          Paused /   Paused { reason } ◄──── pause ──────────── │
-//!          WrapUp     └──── ready ────────────────────────────── ┘ (or ready: ends it early)
+//!      ▲              ▲ │ ▲  decline (RONA)                      │ end_call
+//!      │ logout       │ │ │ claim / release                      ▼
+//!      └── Ready /    │ │ └──────────► Busy    wrap-up deadline WrapUp { until }
+//!          Paused /   │ ▼ pause                                   │
+//!          WrapUp     Paused { reason } ◄──── pause ───────────── │
+//!                     └──── ready ──────────────────────────────── ┘ (or ready: ends it early)
 //! ```
 //!
 //! Every transition takes the current `now: Instant` and returns a typed [`AgentError`] when it
@@ -16,123 +17,34 @@
 //! [`Agent::handle_timeout`] applies it. Any other input arriving after the deadline applies it
 //! first too, so a driver that wakes late only delays the change, it never loses it.
 //!
+//! Two things ride beside the state:
+//! * **Claims**: the non-queue calls the agent is on (a direct call to its extension, a call it
+//!   places). A ready agent with a claim is [`AgentState::Busy`]; a paused, wrapping-up or
+//!   logged-out agent keeps its state but is still on the phone, so it is never offered a call
+//!   and a second direct call to it is refused. Invariant: `Ready` means no claim.
+//! * **A pending request**: a pause or logout asked for while reserved or on a call
+//!   ([`Agent::request_pause`], [`Agent::request_logout`]) is kept and applied when the agent
+//!   would next become ready: when the offer ends unanswered, when the wrap-up after the call
+//!   ends (the wrap-up itself is still granted: notes get written), or when the direct call is
+//!   released. Refusing it instead would make the agent press the feature code again later.
+//!
 //! Time spent logged in is split over six totals ([`StateTotals`]) that always add up to the
 //! logged-in time, for the wallboard and the CDRs. A wrap-up that expired while nobody looked is
 //! counted as wrap-up until its deadline and as ready after it, not up to when it was noticed.
 //! `now` values that go backwards are treated as "no time passed", so the totals never shrink.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// An agent's login identity, unique within a switch (e.g. `"alice"`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AgentId(String);
+use crate::config::{Level, SkillReq};
+use crate::io::ClaimKind;
 
-impl AgentId {
-    /// Wraps an agent's login name.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
+mod ids;
+mod totals;
 
-    /// The login name.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AgentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The extension an agent's softphone registers as (e.g. `"1001"`); the switch rings this
-/// extension's registered contacts when the ACD offers the agent a call.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Extension(String);
-
-impl Extension {
-    /// Wraps an extension number or name.
-    pub fn new(ext: impl Into<String>) -> Self {
-        Self(ext.into())
-    }
-
-    /// The extension.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Extension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A routing skill, such as a language (`"fr"`, `"en"`) or a product line.
-///
-/// Invariant: stored in ASCII lowercase, so `"FR"` written in a config file and `"fr"` asked for
-/// by a dialplan are the same skill.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Skill(String);
-
-impl Skill {
-    /// A skill, normalised to ASCII lowercase.
-    pub fn new(name: impl Into<String>) -> Self {
-        let mut name = name.into();
-        name.make_ascii_lowercase();
-        Self(name)
-    }
-
-    /// The skill's (lowercase) name.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Skill {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Why an agent is paused (`"lunch"`, `"training"`, `"no answer"`), shown on the wallboard.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PauseReason(String);
-
-impl PauseReason {
-    /// Wraps a pause reason.
-    pub fn new(reason: impl Into<String>) -> Self {
-        Self(reason.into())
-    }
-
-    /// The reason.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PauseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// An opaque handle for the queued call the ACD offers, chosen by the switch (its call id
-/// table index). The ACD only compares handles, so an answer for another call is caught.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallRef(pub u64);
-
-impl fmt::Display for CallRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
+pub use ids::{AgentId, CallRef, Extension, PauseReason, Skill};
+pub use totals::StateTotals;
 
 /// Where an agent stands, as the ACD sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +151,10 @@ pub enum Action {
     Decline,
     /// [`Agent::end_call`].
     EndCall,
+    /// [`Agent::claim`] as the callee of a direct call.
+    Claim,
+    /// [`Agent::release`].
+    Release,
 }
 
 impl fmt::Display for Action {
@@ -252,6 +168,8 @@ impl fmt::Display for Action {
             Self::Answer => "answer",
             Self::Decline => "decline",
             Self::EndCall => "end a call",
+            Self::Claim => "take a direct call",
+            Self::Release => "end a direct call",
         })
     }
 }
@@ -276,46 +194,31 @@ pub enum AgentError {
         /// The call named by the action.
         got: CallRef,
     },
+    /// The ACD knows no agent by that name (a feature code dialled from an unknown phone).
+    #[error("no agent named {agent}")]
+    UnknownAgent {
+        /// The name asked for.
+        agent: AgentId,
+    },
 }
 
-/// Time spent in each logged-in state. Invariant: the six totals add up to the time the agent
-/// has been logged in (see [`Agent::logged_in_time`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StateTotals {
-    /// Waiting for a call.
-    pub ready: Duration,
-    /// Reserved: phone ringing with an offered call.
-    pub ringing: Duration,
-    /// On a queue call.
-    pub talk: Duration,
-    /// On a direct or outbound call while otherwise ready.
-    pub busy: Duration,
-    /// In after-call work.
-    pub wrap_up: Duration,
-    /// Paused, whatever the reason.
-    pub paused: Duration,
+/// A pause or logout asked for while the agent was reserved or on a call, applied when the
+/// agent would next become ready (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// Pause with this reason.
+    Pause(PauseReason),
+    /// Log out.
+    Logout,
 }
 
-impl StateTotals {
-    /// The sum of all six totals.
-    #[must_use]
-    pub fn sum(&self) -> Duration {
-        self.ready + self.ringing + self.talk + self.busy + self.wrap_up + self.paused
-    }
-
-    /// Adds `d` to the total of the state `kind` (logged-out time is not accounted).
-    fn add(&mut self, kind: StateKind, d: Duration) {
-        let slot = match kind {
-            StateKind::LoggedOut => return,
-            StateKind::Ready => &mut self.ready,
-            StateKind::Reserved => &mut self.ringing,
-            StateKind::OnCall => &mut self.talk,
-            StateKind::Busy => &mut self.busy,
-            StateKind::WrapUp => &mut self.wrap_up,
-            StateKind::Paused => &mut self.paused,
-        };
-        *slot += d;
-    }
+/// What [`Agent::request_pause`] and [`Agent::request_logout`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The state changed at once.
+    Now,
+    /// Kept as [`Pending`] until the agent's call is over.
+    Pending,
 }
 
 /// One agent: identity, skills, wrap-up policy, current state and accounting.
@@ -323,10 +226,16 @@ impl StateTotals {
 pub struct Agent {
     id: AgentId,
     extension: Extension,
-    skills: BTreeSet<Skill>,
+    skills: BTreeMap<Skill, Level>,
     /// Wrap-up granted after each call; zero sends the agent straight back to ready.
     wrap_up: Duration,
     state: AgentState,
+    /// Non-queue calls the agent is on, oldest first. Invariant: empty when `Ready`, and a
+    /// `Busy { call }` state names one of them.
+    claims: Vec<CallRef>,
+    /// A pause or logout waiting for the current call to end. Invariant: `None` unless
+    /// `Reserved`, `OnCall`, `Busy` or `WrapUp` (a wrap-up that follows the call it was asked on).
+    pending: Option<Pending>,
     /// When the current state was entered, as far as the totals are concerned. `None` exactly
     /// when logged out. Never decreases.
     since: Option<Instant>,
@@ -339,11 +248,11 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// A logged-out agent.
+    /// A logged-out agent with these skills and levels.
     pub fn new(
         id: AgentId,
         extension: Extension,
-        skills: impl IntoIterator<Item = Skill>,
+        skills: impl IntoIterator<Item = (Skill, Level)>,
         wrap_up: Duration,
     ) -> Self {
         Self {
@@ -352,6 +261,8 @@ impl Agent {
             skills: skills.into_iter().collect(),
             wrap_up,
             state: AgentState::LoggedOut,
+            claims: Vec::new(),
+            pending: None,
             since: None,
             totals: StateTotals::default(),
             session_start: None,
@@ -371,10 +282,26 @@ impl Agent {
         &self.extension
     }
 
-    /// The agent's skills.
+    /// The agent's skills and their levels.
     #[must_use]
-    pub fn skills(&self) -> &BTreeSet<Skill> {
+    pub fn skills(&self) -> &BTreeMap<Skill, Level> {
         &self.skills
+    }
+
+    /// Replaces the skills (a config reload); the state is untouched.
+    pub fn set_skills(&mut self, skills: impl IntoIterator<Item = (Skill, Level)>) {
+        self.skills = skills.into_iter().collect();
+    }
+
+    /// The wrap-up granted after a call.
+    #[must_use]
+    pub fn wrap_up(&self) -> Duration {
+        self.wrap_up
+    }
+
+    /// Sets the wrap-up granted after the next calls (a wrap-up in progress keeps its deadline).
+    pub fn set_wrap_up(&mut self, wrap_up: Duration) {
+        self.wrap_up = wrap_up;
     }
 
     /// The current state. Call [`Agent::handle_timeout`] first if a wrap-up deadline may have
@@ -384,10 +311,45 @@ impl Agent {
         &self.state
     }
 
-    /// Whether the agent has every skill in `required` (an empty requirement always matches).
+    /// Whether the agent is logged in (any state but `LoggedOut`).
+    #[must_use]
+    pub fn is_logged_in(&self) -> bool {
+        self.state != AgentState::LoggedOut
+    }
+
+    /// The non-queue calls the agent is on ([`Agent::claim`]), oldest first.
+    #[must_use]
+    pub fn claims(&self) -> &[CallRef] {
+        &self.claims
+    }
+
+    /// The pause or logout waiting for the current call to end.
+    #[must_use]
+    pub fn pending(&self) -> Option<&Pending> {
+        self.pending.as_ref()
+    }
+
+    /// Whether the agent has every skill in `required`, at any level (an empty requirement
+    /// always matches).
     #[must_use]
     pub fn matches(&self, required: &[Skill]) -> bool {
-        required.iter().all(|s| self.skills.contains(s))
+        required.iter().all(|s| self.skills.contains_key(s))
+    }
+
+    /// The agent's level in `skill`, if it has it.
+    #[must_use]
+    pub fn level(&self, skill: &Skill) -> Option<Level> {
+        self.skills.get(skill).copied()
+    }
+
+    /// Whether the agent meets every requirement; with `any_level`, having the skill at all is
+    /// enough (a requirement widened by the caller's wait).
+    #[must_use]
+    pub fn meets(&self, required: &[SkillReq], any_level: bool) -> bool {
+        required.iter().all(|req| {
+            self.level(&req.skill)
+                .is_some_and(|level| any_level || level >= req.min_level)
+        })
     }
 
     /// When the agent wants [`Agent::handle_timeout`]: the wrap-up deadline, if in wrap-up.
@@ -399,18 +361,19 @@ impl Agent {
         }
     }
 
-    /// Applies timers due at `now`: a wrap-up whose deadline has passed becomes ready.
+    /// Applies timers due at `now`: a wrap-up whose deadline has passed ends (ready, or what
+    /// was pending).
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clamp(now);
         if let AgentState::WrapUp { until } = self.state
             && until <= now
         {
             // Wrap-up ended at its deadline, not when we noticed.
-            self.enter(until.max(self.since.unwrap_or(until)), AgentState::Ready);
+            self.settle(until.max(self.since.unwrap_or(until)));
         }
     }
 
-    /// Logs the agent in, ready for calls.
+    /// Logs the agent in, ready for calls (busy if it is on a direct call already).
     ///
     /// # Errors
     /// [`AgentError::InvalidTransition`] if already logged in.
@@ -421,11 +384,12 @@ impl Agent {
         }
         self.session_start = Some(now);
         self.since = Some(now);
-        self.state = AgentState::Ready;
+        self.state = self.idle_state();
         Ok(())
     }
 
-    /// Logs the agent out; refused while a call is ringing or in progress.
+    /// Logs the agent out; refused while a call is ringing or in progress (see
+    /// [`Agent::request_logout`] for the variant that waits for the call to end).
     ///
     /// # Errors
     /// [`AgentError::InvalidTransition`] if logged out, reserved or on a call.
@@ -433,18 +397,15 @@ impl Agent {
         let now = self.prepare(now);
         match self.state {
             AgentState::Ready | AgentState::WrapUp { .. } | AgentState::Paused { .. } => {
-                self.enter(now, AgentState::LoggedOut);
-                if let Some(start) = self.session_start.take() {
-                    self.closed_sessions += now.saturating_duration_since(start);
-                }
-                self.since = None;
+                self.close_session(now);
                 Ok(())
             }
             _ => Err(self.refuse(Action::Logout)),
         }
     }
 
-    /// Pauses the agent (or changes the reason of a pause).
+    /// Pauses the agent (or changes the reason of a pause); refused while a call is ringing or
+    /// in progress (see [`Agent::request_pause`]).
     ///
     /// # Errors
     /// [`AgentError::InvalidTransition`] if logged out, reserved or on a call.
@@ -452,6 +413,7 @@ impl Agent {
         let now = self.prepare(now);
         match self.state {
             AgentState::Ready | AgentState::WrapUp { .. } | AgentState::Paused { .. } => {
+                self.pending = None;
                 self.enter(now, AgentState::Paused { reason });
                 Ok(())
             }
@@ -459,7 +421,32 @@ impl Agent {
         }
     }
 
-    /// Makes a paused agent ready, or ends a wrap-up early.
+    /// Pauses now, or once the current call is over when reserved or on a call.
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidTransition`] if logged out.
+    pub fn request_pause(
+        &mut self,
+        now: Instant,
+        reason: PauseReason,
+    ) -> Result<Applied, AgentError> {
+        self.request(now, Pending::Pause(reason))
+    }
+
+    /// Logs out now, or once the current call is over when reserved or on a call.
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidTransition`] if logged out.
+    pub fn request_logout(&mut self, now: Instant) -> Result<Applied, AgentError> {
+        self.request(now, Pending::Logout)
+    }
+
+    /// Forgets a pending pause or logout (the agent asked for ready, or to log in again).
+    pub fn cancel_pending(&mut self) -> Option<Pending> {
+        self.pending.take()
+    }
+
+    /// Makes a paused agent ready, or ends a wrap-up early (and forgets what was pending).
     ///
     /// # Errors
     /// [`AgentError::InvalidTransition`] unless paused or in wrap-up.
@@ -467,7 +454,9 @@ impl Agent {
         let now = self.prepare(now);
         match self.state {
             AgentState::WrapUp { .. } | AgentState::Paused { .. } => {
-                self.enter(now, AgentState::Ready);
+                self.pending = None;
+                let next = self.idle_state();
+                self.enter(now, next);
                 Ok(())
             }
             _ => Err(self.refuse(Action::Ready)),
@@ -501,9 +490,34 @@ impl Agent {
         Ok(())
     }
 
+    /// The agent is known to be talking on `call` although no offer of it is open (an answer
+    /// that came after the ACD gave up on the offer): on call from ready, reserved (for
+    /// another caller, whose offer the ACD ends), wrap-up or pause.
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidTransition`] if logged out, already on a call or on a direct call.
+    pub fn take_call(&mut self, now: Instant, call: CallRef) -> Result<(), AgentError> {
+        let now = self.prepare(now);
+        match self.state {
+            AgentState::Ready
+            | AgentState::Reserved { .. }
+            | AgentState::WrapUp { .. }
+            | AgentState::Paused { .. }
+                if self.claims.is_empty() =>
+            {
+                if !matches!(self.state, AgentState::Reserved { .. }) {
+                    self.pending = None;
+                }
+                self.enter(now, AgentState::OnCall { call });
+                Ok(())
+            }
+            _ => Err(self.refuse(Action::Answer)),
+        }
+    }
+
     /// The offer of `call` failed (rejected, ring-no-answer, or the caller left): the agent is
-    /// ready again. A queue that wants ring-no-answer to pause the agent calls [`Agent::pause`]
-    /// right after.
+    /// ready again (or busy, or what was pending). A queue that wants ring-no-answer to pause
+    /// the agent calls [`Agent::request_pause`] right after.
     ///
     /// # Errors
     /// [`AgentError::InvalidTransition`] unless reserved; [`AgentError::WrongCall`] if reserved
@@ -513,7 +527,7 @@ impl Agent {
         self.check_call(Action::Decline, call, |s| {
             matches!(s, AgentState::Reserved { .. })
         })?;
-        self.enter(now, AgentState::Ready);
+        self.settle(now);
         Ok(())
     }
 
@@ -527,12 +541,85 @@ impl Agent {
         self.check_call(Action::EndCall, call, |s| {
             matches!(s, AgentState::OnCall { .. })
         })?;
-        let next = match now.checked_add(self.wrap_up) {
-            Some(until) if !self.wrap_up.is_zero() => AgentState::WrapUp { until },
+        match now.checked_add(self.wrap_up) {
+            Some(until) if !self.wrap_up.is_zero() => {
+                self.enter(now, AgentState::WrapUp { until });
+            }
             // No wrap-up configured, or a deadline beyond what `Instant` can hold.
-            _ => AgentState::Ready,
+            _ => self.settle(now),
+        }
+        Ok(())
+    }
+
+    /// `call` was answered but never connected (the agent left before the bridge was up): the
+    /// agent is ready again at once, without wrap-up, since there was no conversation.
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidTransition`] unless on a call; [`AgentError::WrongCall`] if on
+    /// another call.
+    pub fn abort_call(&mut self, now: Instant, call: CallRef) -> Result<(), AgentError> {
+        let now = self.prepare(now);
+        self.check_call(Action::EndCall, call, |s| {
+            matches!(s, AgentState::OnCall { .. })
+        })?;
+        self.settle(now);
+        Ok(())
+    }
+
+    /// A non-queue call involves the agent. A ready agent becomes [`AgentState::Busy`]; in any
+    /// other state the call is recorded beside it. Claiming a call already claimed is a no-op.
+    ///
+    /// # Errors
+    /// As [`ClaimKind::Callee`], [`AgentError::InvalidTransition`] while the agent is reserved
+    /// for or talking on a queue call (the switch answers 486 Busy Here); another direct call
+    /// does not refuse it (call waiting). As the caller it never fails: the agent chose to
+    /// place that call.
+    pub fn claim(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        kind: ClaimKind,
+    ) -> Result<(), AgentError> {
+        let now = self.prepare(now);
+        if self.claims.contains(&call) {
+            return Ok(());
+        }
+        // A customer's conversation (or its ringing) is protected; a second direct call while
+        // on a direct call rings, as phones' call waiting expects (and a switch under load
+        // calling one extension many times must not turn it into 486s).
+        let engaged = matches!(
+            self.state,
+            AgentState::Reserved { .. } | AgentState::OnCall { .. }
+        );
+        if kind == ClaimKind::Callee && engaged {
+            return Err(self.refuse(Action::Claim));
+        }
+        self.claims.push(call);
+        if self.state == AgentState::Ready {
+            self.enter(now, AgentState::Busy { call });
+        }
+        Ok(())
+    }
+
+    /// The non-queue `call` no longer involves the agent. A busy agent with no other such call
+    /// becomes ready (or what was pending).
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidTransition`] if the agent had no such claim.
+    pub fn release(&mut self, now: Instant, call: CallRef) -> Result<(), AgentError> {
+        let now = self.prepare(now);
+        let Some(i) = self.claims.iter().position(|&c| c == call) else {
+            return Err(self.refuse(Action::Release));
         };
-        self.enter(now, next);
+        self.claims.remove(i);
+        if let AgentState::Busy { call: current } = self.state {
+            match self.claims.first() {
+                None => self.settle(now),
+                // Still busy, on the next call: the state kind does not change.
+                Some(&next) if current == call => self.state = AgentState::Busy { call: next },
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
@@ -565,6 +652,61 @@ impl Agent {
             .session_start
             .map_or(Duration::ZERO, |start| now.saturating_duration_since(start));
         self.closed_sessions + current
+    }
+
+    /// Applies a pause or logout now, or keeps it for when the call is over.
+    fn request(&mut self, now: Instant, what: Pending) -> Result<Applied, AgentError> {
+        let now = self.prepare(now);
+        let action = match what {
+            Pending::Pause(_) => Action::Pause,
+            Pending::Logout => Action::Logout,
+        };
+        match self.state {
+            AgentState::LoggedOut => Err(self.refuse(action)),
+            AgentState::Reserved { .. } | AgentState::OnCall { .. } | AgentState::Busy { .. } => {
+                self.pending = Some(what);
+                Ok(Applied::Pending)
+            }
+            AgentState::Ready | AgentState::WrapUp { .. } | AgentState::Paused { .. } => {
+                self.pending = None;
+                match what {
+                    Pending::Pause(reason) => self.enter(now, AgentState::Paused { reason }),
+                    Pending::Logout => self.close_session(now),
+                }
+                Ok(Applied::Now)
+            }
+        }
+    }
+
+    /// Where the agent goes when a call, offer or wrap-up is over: what was pending, else
+    /// busy on its next direct call, else ready.
+    fn settle(&mut self, at: Instant) {
+        match self.pending.take() {
+            Some(Pending::Logout) => self.close_session(at),
+            Some(Pending::Pause(reason)) => self.enter(at, AgentState::Paused { reason }),
+            None => {
+                let next = self.idle_state();
+                self.enter(at, next);
+            }
+        }
+    }
+
+    /// Ready, unless a direct call keeps the agent busy.
+    fn idle_state(&self) -> AgentState {
+        match self.claims.first() {
+            Some(&call) => AgentState::Busy { call },
+            None => AgentState::Ready,
+        }
+    }
+
+    /// Ends the login session at `at`.
+    fn close_session(&mut self, at: Instant) {
+        self.enter(at, AgentState::LoggedOut);
+        if let Some(start) = self.session_start.take() {
+            self.closed_sessions += at.saturating_duration_since(start);
+        }
+        self.since = None;
+        self.pending = None;
     }
 
     /// Clamps `now` so it never precedes the start of the current state.

@@ -1,6 +1,7 @@
 //! Unit tests for [`super::Agent`], on a hand-advanced clock.
 
 use super::*;
+use crate::config::{Level, SkillReq};
 
 const WRAP: Duration = Duration::from_secs(30);
 
@@ -12,7 +13,10 @@ fn alice() -> Agent {
     Agent::new(
         AgentId::new("alice"),
         Extension::new("1001"),
-        [Skill::new("fr"), Skill::new("EN")],
+        [
+            (Skill::new("fr"), Level::MAX),
+            (Skill::new("EN"), Level::new(40)),
+        ],
         WRAP,
     )
 }
@@ -66,6 +70,7 @@ fn full_call_cycle_with_wrap_up_expiring_on_its_timer() {
             ready: secs(10 + 55),
             ringing: secs(5),
             talk: secs(100),
+            busy: Duration::ZERO,
             wrap_up: secs(30),
             paused: Duration::ZERO,
         }
@@ -277,10 +282,156 @@ fn time_going_backwards_counts_as_no_time() {
 #[test]
 fn skills_match_case_insensitively_and_require_all() {
     let a = alice();
+    let req = |s: &str, l: u8| SkillReq {
+        skill: Skill::new(s),
+        min_level: Level::new(l),
+    };
+    assert!(a.meets(&[req("fr", 100), req("en", 40)], false));
+    assert!(!a.meets(&[req("en", 50)], false), "40 is below 50");
+    assert!(a.meets(&[req("en", 50)], true), "widened: any level");
+    assert!(
+        !a.meets(&[req("de", 1)], true),
+        "widening never grants a missing skill"
+    );
+    assert_eq!(a.level(&Skill::new("EN")), Some(Level::new(40)));
     assert!(a.matches(&[]));
     assert!(a.matches(&[Skill::new("fr")]));
     assert!(a.matches(&[Skill::new("FR"), Skill::new("en")]));
     assert!(!a.matches(&[Skill::new("fr"), Skill::new("de")]));
     assert_eq!(Skill::new("EN").as_str(), "en");
     assert_eq!(a.skills().len(), 2);
+}
+
+#[test]
+fn a_direct_call_makes_a_ready_agent_busy_and_a_second_one_waits_on_it() {
+    let t0 = Instant::now();
+    let mut a = logged_in(t0);
+    a.claim(t0 + secs(1), CallRef(10), ClaimKind::Callee)
+        .unwrap();
+    assert_eq!(a.state(), &AgentState::Busy { call: CallRef(10) });
+    // Call waiting: a second direct call rings a phone already on a direct call.
+    a.claim(t0 + secs(2), CallRef(11), ClaimKind::Callee)
+        .unwrap();
+    a.release(t0 + secs(2), CallRef(11)).unwrap();
+    // Placing a call is always allowed; claiming the same call again is a no-op.
+    a.claim(t0 + secs(2), CallRef(12), ClaimKind::Caller)
+        .unwrap();
+    a.claim(t0 + secs(2), CallRef(10), ClaimKind::Callee)
+        .unwrap();
+    assert_eq!(a.claims(), &[CallRef(10), CallRef(12)]);
+    a.release(t0 + secs(5), CallRef(10)).unwrap();
+    assert_eq!(a.state(), &AgentState::Busy { call: CallRef(12) });
+    a.release(t0 + secs(6), CallRef(12)).unwrap();
+    assert_eq!(a.state(), &AgentState::Ready);
+    assert_eq!(
+        a.release(t0 + secs(6), CallRef(12)),
+        Err(AgentError::InvalidTransition {
+            state: StateKind::Ready,
+            action: Action::Release
+        })
+    );
+    let totals = a.totals(t0 + secs(6));
+    assert_eq!(totals.busy, secs(5));
+    assert_eq!(totals.sum(), secs(6));
+}
+
+#[test]
+fn a_paused_agent_on_a_direct_call_stays_paused_and_comes_back_busy() {
+    let t0 = Instant::now();
+    let mut a = logged_in(t0);
+    a.pause(t0, PauseReason::new("lunch")).unwrap();
+    a.claim(t0 + secs(1), CallRef(10), ClaimKind::Callee)
+        .unwrap();
+    assert_eq!(a.state().kind(), StateKind::Paused);
+    a.ready(t0 + secs(2)).unwrap();
+    assert_eq!(a.state(), &AgentState::Busy { call: CallRef(10) });
+    assert_eq!(
+        a.offer(t0 + secs(2), CallRef(1)),
+        Err(AgentError::InvalidTransition {
+            state: StateKind::Busy,
+            action: Action::Offer
+        })
+    );
+}
+
+#[test]
+fn pause_asked_on_a_call_waits_for_the_end_of_the_wrap_up() {
+    let t0 = Instant::now();
+    let mut a = logged_in(t0);
+    a.offer(t0, CallRef(1)).unwrap();
+    a.answer(t0, CallRef(1)).unwrap();
+    let lunch = PauseReason::new("lunch");
+    assert_eq!(
+        a.request_pause(t0 + secs(5), lunch.clone()),
+        Ok(Applied::Pending)
+    );
+    assert_eq!(a.state().kind(), StateKind::OnCall);
+    assert_eq!(a.pending(), Some(&Pending::Pause(lunch.clone())));
+    a.end_call(t0 + secs(10), CallRef(1)).unwrap();
+    assert_eq!(
+        a.state().kind(),
+        StateKind::WrapUp,
+        "notes still get written"
+    );
+    a.handle_timeout(t0 + secs(40));
+    assert_eq!(a.state(), &AgentState::Paused { reason: lunch });
+    assert_eq!(a.pending(), None);
+    assert_eq!(a.totals(t0 + secs(50)).paused, secs(10));
+}
+
+#[test]
+fn logout_asked_while_ringing_applies_when_the_offer_ends_and_ready_cancels_it() {
+    let t0 = Instant::now();
+    let mut a = logged_in(t0);
+    a.offer(t0, CallRef(1)).unwrap();
+    assert_eq!(a.request_logout(t0 + secs(1)), Ok(Applied::Pending));
+    a.decline(t0 + secs(3), CallRef(1)).unwrap();
+    assert_eq!(a.state(), &AgentState::LoggedOut);
+    assert_eq!(a.logged_in_time(t0 + secs(9)), secs(3));
+
+    a.login(t0 + secs(10)).unwrap();
+    a.offer(t0 + secs(10), CallRef(2)).unwrap();
+    a.request_logout(t0 + secs(11)).unwrap();
+    assert_eq!(a.cancel_pending(), Some(Pending::Logout));
+    a.decline(t0 + secs(12), CallRef(2)).unwrap();
+    assert_eq!(a.state(), &AgentState::Ready);
+    assert_eq!(
+        a.request_pause(t0 + secs(12), PauseReason::new("x")),
+        Ok(Applied::Now)
+    );
+    a.logout(t0 + secs(13)).unwrap();
+    assert_eq!(
+        a.request_logout(t0 + secs(14)),
+        Err(AgentError::InvalidTransition {
+            state: StateKind::LoggedOut,
+            action: Action::Logout
+        })
+    );
+}
+
+#[test]
+fn an_aborted_call_skips_wrap_up_and_a_late_answer_takes_the_agent_from_pause() {
+    let t0 = Instant::now();
+    let mut a = logged_in(t0);
+    a.offer(t0, CallRef(1)).unwrap();
+    a.answer(t0 + secs(1), CallRef(1)).unwrap();
+    a.abort_call(t0 + secs(2), CallRef(1)).unwrap();
+    assert_eq!(a.state(), &AgentState::Ready);
+    assert_eq!(a.poll_timeout(), None);
+
+    a.pause(t0 + secs(3), PauseReason::new("no-answer"))
+        .unwrap();
+    a.take_call(t0 + secs(4), CallRef(2)).unwrap();
+    assert_eq!(a.state(), &AgentState::OnCall { call: CallRef(2) });
+    a.claim(t0 + secs(5), CallRef(3), ClaimKind::Caller)
+        .unwrap();
+    a.end_call(t0 + secs(6), CallRef(2)).unwrap();
+    assert!(
+        a.take_call(t0 + secs(7), CallRef(4)).is_err(),
+        "on a direct call: cannot be talking to a queue caller too"
+    );
+    a.handle_timeout(t0 + secs(36));
+    assert_eq!(a.state(), &AgentState::Busy { call: CallRef(3) });
+    let totals = a.totals(t0 + secs(40));
+    assert_eq!(totals.sum(), a.logged_in_time(t0 + secs(40)));
 }

@@ -97,7 +97,8 @@ impl OverflowReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimKind {
     /// Someone calls the agent directly (an extension, a dialplan `dial agent=`): refused while
-    /// the agent is reserved for or talking on another call.
+    /// the agent is reserved for or talking on a queue call (a customer's conversation is not
+    /// interrupted); a direct call while on another direct call rings (call waiting).
     Callee,
     /// The agent places a call: always granted (the agent chose to).
     Caller,

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use switchboard_acd::agent::{Agent, AgentId, AgentState, CallRef, Extension, PauseReason, Skill};
+use switchboard_acd::config::Level;
+use switchboard_acd::io::ClaimKind;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -17,6 +19,13 @@ enum Op {
     Answer(u64),
     Decline(u64),
     EndCall(u64),
+    Abort(u64),
+    Take(u64),
+    Claim(u64, bool),
+    Release(u64),
+    RequestPause,
+    RequestLogout,
+    CancelPending,
     Timeout,
 }
 
@@ -30,6 +39,13 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3_u64).prop_map(Op::Answer),
         (0..3_u64).prop_map(Op::Decline),
         (0..3_u64).prop_map(Op::EndCall),
+        (0..3_u64).prop_map(Op::Abort),
+        (0..3_u64).prop_map(Op::Take),
+        (3..5_u64, any::<bool>()).prop_map(|(c, callee)| Op::Claim(c, callee)),
+        (3..5_u64).prop_map(Op::Release),
+        Just(Op::RequestPause),
+        Just(Op::RequestLogout),
+        Just(Op::CancelPending),
         Just(Op::Timeout),
     ]
 }
@@ -50,6 +66,23 @@ fn apply(agent: &mut Agent, now: Instant, op: &Op) {
         Op::Answer(c) => agent.answer(now, CallRef(c)),
         Op::Decline(c) => agent.decline(now, CallRef(c)),
         Op::EndCall(c) => agent.end_call(now, CallRef(c)),
+        Op::Abort(c) => agent.abort_call(now, CallRef(c)),
+        Op::Take(c) => agent.take_call(now, CallRef(c)),
+        Op::Claim(c, callee) => {
+            let kind = if callee {
+                ClaimKind::Callee
+            } else {
+                ClaimKind::Caller
+            };
+            agent.claim(now, CallRef(c), kind)
+        }
+        Op::Release(c) => agent.release(now, CallRef(c)),
+        Op::RequestPause => agent.request_pause(now, PauseReason::new("p")).map(drop),
+        Op::RequestLogout => agent.request_logout(now).map(drop),
+        Op::CancelPending => {
+            agent.cancel_pending();
+            Ok(())
+        }
         Op::Timeout => {
             agent.handle_timeout(now);
             Ok(())
@@ -67,7 +100,8 @@ proptest! {
     ) {
         let base = Instant::now() + Duration::from_secs(3_600);
         let mut agent = Agent::new(
-            AgentId::new("a"), Extension::new("1"), [Skill::new("fr")], Duration::from_secs(wrap_secs),
+            AgentId::new("a"), Extension::new("1"), [(Skill::new("fr"), Level::MAX)],
+            Duration::from_secs(wrap_secs),
         );
         let mut offset_ms: i64 = 0;
         let mut latest = base;
@@ -83,6 +117,12 @@ proptest! {
             match agent.state() {
                 AgentState::WrapUp { until } => prop_assert_eq!(agent.poll_timeout(), Some(*until)),
                 _ => prop_assert_eq!(agent.poll_timeout(), None),
+            }
+            // Ready means not on any call; busy names one of the agent's direct calls.
+            match agent.state() {
+                AgentState::Ready => prop_assert!(agent.claims().is_empty()),
+                AgentState::Busy { call } => prop_assert!(agent.claims().contains(call)),
+                _ => {}
             }
             if *agent.state() == AgentState::LoggedOut {
                 // Nothing accrues while logged out.

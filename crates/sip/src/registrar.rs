@@ -214,6 +214,17 @@ impl Registrar {
             .is_some_and(|l| l.iter().any(|b| b.expires_at > now))
     }
 
+    /// The user whose live binding reaches `addr` (its flow, where INVITEs to that phone go):
+    /// a request from there comes from that user's phone, whatever address range covers it.
+    #[must_use]
+    pub fn user_at(&self, now: Instant, addr: std::net::SocketAddr) -> Option<&str> {
+        self.bindings.iter().find_map(|(user, list)| {
+            list.iter()
+                .any(|b| b.expires_at > now && b.flow.addr == addr)
+                .then_some(user.as_str())
+        })
+    }
+
     /// Removes lapsed bindings and returns them.
     pub fn sweep(&mut self, now: Instant) -> Vec<(String, Binding)> {
         let mut gone = Vec::new();

@@ -26,6 +26,8 @@ pub mod dialplan;
                   switchboard config check --config my.toml  # validate before a restart\n  \
                   switchboard config show > switchboard.toml # start a config from the defaults\n  \
                   switchboard dialplan check                 # check dialplans/ before a reload\n  \
+                  switchboard agents                         # who is ready, talking, paused\n  \
+                  switchboard queues --json                  # waiting callers and today's figures\n  \
                   switchboard dialplan simulate --to +33180000000 --digits 1,2"
 )]
 pub struct Cli {
@@ -56,6 +58,26 @@ pub enum Command {
     /// Check the dialplans, or replay calls through them.
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
+    /// The agents of the running server: state and time in it, pause reason, phone, calls
+    /// answered and missed today, talk time, occupancy.
+    Agents {
+        /// Configuration file, to find the server's control socket ([control] socket).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The queues of the running server: callers waiting, longest wait, agents by state, and
+    /// today's offered, answered, abandoned, overflowed, service level, ASA and AHT.
+    Queues {
+        /// Configuration file, to find the server's control socket ([control] socket).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `config …` subcommands.

@@ -1,6 +1,7 @@
 //! `switchboard.toml`: the model, its embedded defaults (the repository's own `switchboard.toml`)
 //! and validation with errors that name the key and say what to do.
 
+mod acd;
 mod ipnet;
 mod media;
 mod routing;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use acd::{AcdSection, StoreSection};
 pub use ipnet::IpNet;
 pub use media::{KNOWN_CODECS, MediaConfig, RecordingConfig};
 pub use routing::{DialplanConfig, QueueConfig};
@@ -47,6 +49,12 @@ pub struct Config {
     /// The control socket (`switchboard reload`).
     #[serde(default)]
     pub control: ControlConfig,
+    /// The ACD: login policy, missed offers, pause reasons, statistics.
+    #[serde(default)]
+    pub acd: AcdSection,
+    /// Call records.
+    #[serde(default)]
+    pub store: StoreSection,
     /// Agents (phones that register, or have a fixed contact).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -149,9 +157,13 @@ pub struct AgentConfig {
     /// Name shown to people this agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// Language skills.
+    /// Language skills (each at level 100, native).
     #[serde(default)]
     pub languages: Vec<String>,
+    /// Other skills with their level (1-100), e.g. `{ returns = 60, en = 40 }` (a language
+    /// listed here too takes this level).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skills: std::collections::BTreeMap<String, u8>,
     /// A fixed address for a phone that does not register.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<SocketAddr>,
@@ -354,8 +366,19 @@ impl Config {
                 );
             }
         }
+        for (i, agent) in self.agents.iter().enumerate() {
+            for (skill, level) in &agent.skills {
+                if !(1..=100).contains(level) {
+                    return invalid(
+                        format!("agents[{i}].skills.{skill}"),
+                        format!("{level}: levels go from 1 (a little) to 100 (native)"),
+                    );
+                }
+            }
+        }
         self.media.validate()?;
         self.recording.validate()?;
+        self.acd.validate()?;
         let mut queue_names = HashSet::new();
         for (i, queue) in self.queues.iter().enumerate() {
             queue.validate(i)?;
@@ -365,7 +388,12 @@ impl Config {
                     format!("{:?} is the name of two queues", queue.name),
                 );
             }
-            for (j, member) in queue.agents.iter().enumerate() {
+            for (j, member) in queue
+                .agents
+                .iter()
+                .chain(queue.penalties.keys())
+                .enumerate()
+            {
                 if !seen.contains(member.as_str()) {
                     return invalid(
                         format!("queues[{i}].agents[{j}]"),

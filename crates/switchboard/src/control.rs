@@ -2,10 +2,13 @@
 //! `asterisk -rx "dialplan reload"` over its control socket), and the other reload triggers
 //! (SIGHUP, and a change in the dialplan folder when `[dialplan] watch` is on).
 //!
-//! The protocol is one line in, text out: `reload\n` is answered `ok: N entries\n` or
-//! `error:\n` followed by the checker's report; the connection then closes. The socket is a
-//! Unix socket in the server's working directory: only local users with access to that folder
-//! can use it.
+//! The protocol is one line in, text out, then the connection closes:
+//! * `reload` is answered `ok: …` or `error:` followed by the checker's report;
+//! * `acd` is answered with the ACD's live state and today's figures as one line of JSON
+//!   ([`crate::acd::View`]), which `switchboard agents` and `switchboard queues` print.
+//!
+//! The socket is a Unix socket in the server's working directory: only local users with
+//! access to that folder can use it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +16,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::acd::View;
 use crate::dialplans::DialplanStore;
 use crate::media::PromptCache;
+use crate::protocol::AcdRequest;
 
 /// How often the dialplan folder is looked at when watching.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
@@ -42,7 +48,12 @@ fn reload(store: &DialplanStore, prompts: &PromptCache, trigger: &str) -> String
 ///
 /// # Errors
 /// When the socket cannot be created.
-pub fn serve(path: &Path, store: Arc<DialplanStore>, prompts: PromptCache) -> std::io::Result<()> {
+pub fn serve(
+    path: &Path,
+    store: Arc<DialplanStore>,
+    prompts: PromptCache,
+    acd: mpsc::Sender<AcdRequest>,
+) -> std::io::Result<()> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
@@ -52,9 +63,11 @@ pub fn serve(path: &Path, store: Arc<DialplanStore>, prompts: PromptCache) -> st
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (store, prompts) = (store.clone(), prompts.clone());
+            let (store, prompts, acd) = (store.clone(), prompts.clone(), acd.clone());
             tokio::spawn(async move {
-                let _ = handle(stream, &store, &prompts).await;
+                if let Err(err) = handle(stream, &store, &prompts, &acd).await {
+                    tracing::debug!(%err, "control connection ended early");
+                }
             });
         }
     });
@@ -65,6 +78,7 @@ async fn handle(
     stream: UnixStream,
     store: &DialplanStore,
     prompts: &PromptCache,
+    acd: &mpsc::Sender<AcdRequest>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -74,10 +88,23 @@ async fn handle(
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
     let answer = match line.trim() {
         "reload" => reload(store, prompts, "control socket"),
-        other => format!("error: unknown command {other:?}; the only command is `reload`\n"),
+        "acd" => acd_view(acd).await,
+        other => format!("error: unknown command {other:?}; the commands are `reload` and `acd`\n"),
     };
     write.write_all(answer.as_bytes()).await?;
     write.shutdown().await
+}
+
+async fn acd_view(acd: &mpsc::Sender<AcdRequest>) -> String {
+    let (reply, rx) = oneshot::channel();
+    if acd.send(AcdRequest::Snapshot { reply }).await.is_err() {
+        return "error: the ACD is not running\n".into();
+    }
+    match rx.await.map(|view| serde_json::to_string(&view)) {
+        Ok(Ok(json)) => format!("{json}\n"),
+        Ok(Err(err)) => format!("error: {err}\n"),
+        Err(_) => "error: the ACD did not answer\n".into(),
+    }
 }
 
 /// Reloads on SIGHUP and, with `watch`, when the folders change.
@@ -113,6 +140,23 @@ pub fn spawn_triggers(store: Arc<DialplanStore>, prompts: PromptCache, watch: bo
 /// # Errors
 /// When no server listens there.
 pub async fn request_reload(path: &PathBuf) -> std::io::Result<String> {
+    request(path, "reload").await
+}
+
+/// `switchboard agents` / `switchboard queues`: the ACD's live state from the server
+/// listening on `path`.
+///
+/// # Errors
+/// When no server listens there, or its answer is not a view.
+pub async fn request_acd(path: &PathBuf) -> std::io::Result<View> {
+    let answer = request(path, "acd").await?;
+    if let Some(error) = answer.strip_prefix("error: ") {
+        return Err(std::io::Error::other(error.trim().to_owned()));
+    }
+    serde_json::from_str(answer.trim()).map_err(std::io::Error::other)
+}
+
+async fn request(path: &PathBuf, command: &str) -> std::io::Result<String> {
     let mut stream = UnixStream::connect(path).await.map_err(|e| {
         std::io::Error::new(
             e.kind(),
@@ -123,7 +167,7 @@ pub async fn request_reload(path: &PathBuf) -> std::io::Result<String> {
             ),
         )
     })?;
-    stream.write_all(b"reload\n").await?;
+    stream.write_all(format!("{command}\n").as_bytes()).await?;
     let mut answer = String::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_string(&mut answer))
         .await

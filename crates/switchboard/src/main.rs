@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use switchboard::acd::View;
 use switchboard::cli::{Cli, Command, ConfigCommand};
 use switchboard::config::Config;
 
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Reload { config } => reload(config.as_deref()),
+        Command::Agents { config, json } => acd(config.as_deref(), json, View::agents_table),
+        Command::Queues { config, json } => acd(config.as_deref(), json, View::queues_table),
         Command::Config(ConfigCommand::Show { config }) => {
             match Config::resolve(config.as_deref())
                 .map_err(anyhow::Error::from)
@@ -42,23 +45,60 @@ fn main() -> ExitCode {
     }
 }
 
-fn reload(path: Option<&std::path::Path>) -> ExitCode {
+/// The control socket the configuration names, and a runtime to talk to it.
+fn control(
+    path: Option<&std::path::Path>,
+) -> Option<(std::path::PathBuf, tokio::runtime::Runtime)> {
     let socket = match Config::resolve(path) {
         Ok((config, _)) => std::path::PathBuf::from(config.control.socket),
         Err(err) => {
             eprintln!("error: {err}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Some((socket, rt)),
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn acd(path: Option<&std::path::Path>, json: bool, table: fn(&View) -> String) -> ExitCode {
+    let Some((socket, runtime)) = control(path) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(switchboard::control::request_acd(&socket)) {
+        Ok(view) => {
+            let text = if json {
+                match serde_json::to_string_pretty(&view) {
+                    Ok(text) => text + "\n",
+                    Err(err) => {
+                        eprintln!("error: {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                table(&view)
+            };
+            // A reader that went away (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reload(path: Option<&std::path::Path>) -> ExitCode {
+    let Some((socket, runtime)) = control(path) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(switchboard::control::request_reload(&socket)) {
         Ok(answer) => {

@@ -1,5 +1,6 @@
-//! `switchboard serve`: binds the SIP sockets, builds the sans-IO cores from the config, starts
-//! the transport tasks and the SIP core, and runs until SIGINT/SIGTERM.
+//! `switchboard serve`: opens the store, binds the SIP sockets, builds the sans-IO cores from
+//! the config (the ACD restored from the store, the statistics replayed from it), starts the
+//! transport tasks, the SIP core and the ACD, and runs until SIGINT/SIGTERM.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,12 +20,16 @@ use switchboard_sip::{Peer, Transport};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::acd::{ACD_QUEUE, AcdTask};
 use crate::call::Services;
+use crate::call::machine::CallConfig;
 use crate::config::{Config, ConfigSource};
 use crate::dialplans::DialplanStore;
 use crate::media::MediaEngine;
+use crate::records::Records;
 use crate::sip::core::{CORE_QUEUE, Core};
 use crate::sip::directory::{AgentEntry, Directory, TrunkEntry};
+use crate::sip::route::Router;
 use crate::sip::transport::{self, Sender, TransportStats};
 
 /// The sockets a running server listens on (tests read the ports from here).
@@ -39,15 +44,45 @@ pub struct Bound {
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     tracing::info!(config = %source, "starting switchboard {}", env!("CARGO_PKG_VERSION"));
-    let bound = start(&config).await?;
+    let (bound, records) = start(&config, &source).await?;
     tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, "SIP listening");
     shutdown_signal().await;
     tracing::info!("shutting down");
+    // Finished calls' records are durable already; this makes the last facts of the ACD so.
+    if let Err(err) = records.flush().await {
+        tracing::error!(%err, "the store could not be flushed at shutdown");
+    }
     Ok(())
 }
 
+/// Where `[store] path` points: relative paths are beside the configuration file.
+fn store_path(config: &Config, source: &ConfigSource) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(&config.store.path);
+    match source {
+        _ if path.is_absolute() => path,
+        ConfigSource::File(file) | ConfigSource::WorkingDir(file) => file
+            .parent()
+            .map_or_else(|| path.clone(), |dir| dir.join(&path)),
+        ConfigSource::Embedded => path,
+    }
+}
+
 /// Binds and spawns everything; returns once the server is listening.
-pub async fn start(config: &Config) -> anyhow::Result<Bound> {
+pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bound, Records)> {
+    let store_path = store_path(config, source);
+    let opened = switchboard_store::Store::open(&store_path).with_context(|| {
+        format!(
+            "store: cannot open the call records at {} ([store] path)",
+            store_path.display()
+        )
+    })?;
+    if opened.startup.interrupted_calls > 0 {
+        tracing::warn!(
+            calls = opened.startup.interrupted_calls,
+            "calls in progress when the switch last stopped are recorded as interrupted"
+        );
+    }
+    let records = Records::new(opened.writer.clone());
     let mut udp_sockets = Vec::new();
     for addr in &config.sip.udp {
         let socket = UdpSocket::bind(addr).await.with_context(|| {
@@ -141,13 +176,48 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     );
     let directory = Arc::new(directory(config));
 
-    let services = Arc::new(services(config, seed)?);
+    let acd_config = crate::acd::setup::acd_config(config, seed);
+    let stats_config = crate::acd::setup::stats_config(config, &acd_config)?;
+    let tz = stats_config.tz.clone();
+    let reader = switchboard_store::Reader::open(&store_path)
+        .with_context(|| format!("store: cannot read {}", store_path.display()))?;
+    let stats = crate::acd::setup::replayed_stats(stats_config, &reader)?;
+    let acd = crate::acd::setup::restored_acd(acd_config, &opened.startup, now);
+    let (acd_tx, acd_rx) = mpsc::channel(ACD_QUEUE);
+    tokio::spawn(AcdTask::new(acd, stats, records.clone(), tz).run(acd_rx));
+    // A phone with a fixed contact never registers: it is up from the start.
+    for agent in config.agents.iter().filter(|a| a.contact.is_some()) {
+        let up = switchboard_acd::Input::DeviceUp {
+            agent: switchboard_acd::AgentId::new(agent.extension.clone()),
+            at: now,
+        };
+        acd_tx
+            .send(crate::protocol::AcdRequest::Input(up))
+            .await
+            .context("the ACD task stopped at start")?;
+    }
+    // The store's thread lives as long as its writers; the handle is not needed to keep it.
+    drop(opened.store);
+
+    let services = Arc::new(services(
+        config,
+        seed,
+        acd_tx.clone(),
+        records.clone(),
+        opened.startup.next_call_id,
+    )?);
+    let router = Router::new(
+        directory,
+        services.dialplans.clone(),
+        config.acd.pause_reasons.clone(),
+    );
     spawn_media_report(services.media.clone());
     let control = std::path::PathBuf::from(&config.control.socket);
     if let Err(err) = crate::control::serve(
         &control,
         services.dialplans.clone(),
         services.media.prompts().clone(),
+        acd_tx,
     ) {
         tracing::warn!(%err, socket = %control.display(), "no control socket: `switchboard reload` will not reach this server (SIGHUP still works)");
     }
@@ -164,7 +234,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
         ua,
         registrar,
         auth,
-        directory,
+        router,
         sender,
         core_tx.clone(),
         services,
@@ -181,7 +251,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Bound> {
     }
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
-    Ok(bound)
+    Ok((bound, records))
 }
 
 /// Logs what the media workers carried and dropped every 10 s (debug), like the SIP core does.
@@ -197,37 +267,59 @@ fn spawn_media_report(media: Arc<MediaEngine>) {
 }
 
 /// The media engine, the dialplans and the configuration calls act on.
-fn services(config: &Config, seed: u64) -> anyhow::Result<Services> {
+fn services(
+    config: &Config,
+    seed: u64,
+    acd: mpsc::Sender<crate::protocol::AcdRequest>,
+    records: Records,
+    next_call: u64,
+) -> anyhow::Result<Services> {
     let media = MediaEngine::start(&config.media, &config.recording, seed)
         .context("media: cannot start the media workers")?;
     let dialplans = DialplanStore::load(config).map_err(|report| {
         anyhow::anyhow!("dialplan: the dialplans do not pass the check:\n{report}")
     })?;
-    Ok(Services {
+    let call_config = CallConfig {
         negotiation: media
             .negotiation()
             .with_opus_rate(config.recording.sample_rate),
-        media,
         recording: config.recording.clone(),
-        queues: config
-            .queues
-            .iter()
-            .map(|q| (q.name.clone(), q.clone()))
-            .collect(),
-        agent_skills: config
-            .agents
-            .iter()
-            .map(|a| (a.extension.clone(), a.languages.clone()))
-            .collect(),
         trunks: config
             .trunks
             .iter()
             .map(|t| (t.name.clone(), t.clone()))
             .collect(),
-        dialplans: Arc::new(dialplans),
-        seed,
         inband_dtmf: config.media.inband_dtmf,
+        seed,
+        extension_ring_timeout: Duration::from_secs(60),
+        sounds: std::path::PathBuf::from(&config.dialplan.sounds),
+        default_language: config.dialplan.default_language.clone(),
+        agent_language: config
+            .agents
+            .iter()
+            .filter_map(|a| Some((a.extension.clone(), a.languages.first()?.clone())))
+            .collect(),
+        tz: jiff::tz::TimeZone::get(&config.acd.time_zone)
+            .unwrap_or_else(|_| jiff::tz::TimeZone::system()),
+        queue_skill_level: config
+            .queues
+            .iter()
+            .map(|q| {
+                (
+                    q.name.clone(),
+                    switchboard_acd::config::Level::new(q.skill_level),
+                )
+            })
+            .collect(),
+    };
+    Ok(Services {
+        media,
+        config: Arc::new(call_config),
+        dialplans: Arc::new(dialplans),
         http: crate::call::http::HttpClient::new(),
+        acd,
+        records,
+        call_ids: std::sync::atomic::AtomicU64::new(next_call),
     })
 }
 

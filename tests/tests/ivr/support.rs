@@ -149,9 +149,44 @@ pub(crate) fn logged(sb: &Switchboard, id: &str, what: &str) -> bool {
         .any(|l| l.contains(&call) && l.contains(what))
 }
 
+/// The number of the first line of the switch's log about call `id` that contains `what`.
+pub(crate) fn log_line(sb: &Switchboard, id: &str, what: &str) -> Option<usize> {
+    let call = format!("call_id={id} ");
+    sb.log()
+        .lines()
+        .position(|l| l.contains(&call) && l.contains(what))
+}
+
 /// Whether the switch logged that call `id` joined `queue`.
 pub(crate) fn queued_in(sb: &Switchboard, id: &str, queue: &str) -> bool {
     logged(sb, id, &format!("caller queued queue=\"{queue}\""))
+}
+
+/// The agents the ACD offered call `id` to, in the order of the offers (an agent offered the
+/// caller twice is named twice).
+pub(crate) fn offered_to(sb: &Switchboard, id: &str) -> Vec<String> {
+    let call = format!("call_id={id} ");
+    sb.log()
+        .lines()
+        .filter(|l| l.contains(&call) && l.contains("offered to an agent"))
+        .filter_map(|l| {
+            let (_, agent) = l.rsplit_once(" agent=")?;
+            agent.split_whitespace().next().map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The INVITEs and CANCELs an agent's phone received, in order: how its phone rang.
+pub(crate) fn rings(agent: &SippResult) -> Vec<&'static str> {
+    sip_log::parse(&agent.messages)
+        .iter()
+        .filter(|m| m.direction == Direction::Received)
+        .filter_map(|m| {
+            ["INVITE", "CANCEL"]
+                .into_iter()
+                .find(|&method| m.is_request(method))
+        })
+        .collect()
 }
 
 /// How far apart two agents' phones received their INVITEs.

@@ -279,3 +279,26 @@ fn contact_limit_drops_the_oldest() {
         .collect();
     assert_eq!(ports, [Some(5074), Some(5073), Some(5072)]);
 }
+
+#[test]
+fn a_phone_is_known_by_the_address_it_is_reached_at() {
+    let mut r = registrar();
+    let t0 = Instant::now();
+    let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(r.user_at(t0, at(5070)), None);
+    let ok = r.handle_register(
+        t0,
+        &register("1001", "<sip:1001@127.0.0.1:5070>", Some(120), "c1", 1),
+        source(5070),
+        "1001",
+    );
+    assert_eq!(ok.code(), 200);
+    assert_eq!(r.user_at(t0, at(5070)), Some("1001"));
+    assert_eq!(
+        r.user_at(t0, at(5071)),
+        None,
+        "another port is another phone"
+    );
+    let later = t0 + Duration::from_secs(121);
+    assert_eq!(r.user_at(later, at(5070)), None, "a lapsed binding");
+}

@@ -129,8 +129,9 @@ impl MediaConfig {
 pub struct RecordingConfig {
     /// Record every bridged call (stereo: caller left, agent right).
     pub enabled: bool,
-    /// Where recordings go. `{date}` (YYYY-MM-DD), `{time}` (HHMMSS), `{call_id}`, `{caller}`
-    /// and `{callee}` are replaced; relative paths are from the working directory.
+    /// Where recordings go. `{date}` (YYYY-MM-DD), `{time}` (HHMMSS), `{call_id}`, `{caller}`,
+    /// `{agent}` (and its older name `{callee}`) are replaced; relative paths are from the
+    /// working directory.
     pub path: String,
     /// Sample rate of the files: 8000 (telephone) or 16000 (wideband phones keep their quality).
     pub sample_rate: u32,
@@ -142,7 +143,7 @@ impl Default for RecordingConfig {
     fn default() -> Self {
         RecordingConfig {
             enabled: true,
-            path: "recordings/{date}/{time}-{call_id}.wav".into(),
+            path: "recordings/{date}/{time}-{call_id}-{agent}.wav".into(),
             sample_rate: 8000,
             voicemail_dir: "recordings/voicemail".into(),
         }

@@ -81,6 +81,8 @@ fn media_recording_dialplan_defaults_match_the_shipped_file() {
     assert_eq!(config.media, MediaConfig::default());
     assert_eq!(config.recording, RecordingConfig::default());
     assert_eq!(config.dialplan, DialplanConfig::default());
+    assert_eq!(config.acd, AcdSection::default());
+    assert_eq!(config.store, StoreSection::default());
     let queues: Vec<_> = config.queues.iter().map(|q| q.name.as_str()).collect();
     assert_eq!(
         queues,
@@ -114,7 +116,7 @@ fn media_and_queue_mistakes_name_their_key() {
             "recording.sample_rate",
         ),
         (
-            "path = \"recordings/{date}/{time}-{call_id}.wav\"",
+            "path = \"recordings/{date}/{time}-{call_id}-{agent}.wav\"",
             "path = \"recordings/all.wav\"",
             "recording.path",
         ),
@@ -131,4 +133,55 @@ fn media_and_queue_mistakes_name_their_key() {
     let text = format!("{DEFAULT_TOML}\n[[queues]]\nname = \"support-fr\"\n");
     let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
     assert!(message.starts_with("queues[4].name"), "{message}");
+}
+
+#[test]
+fn acd_and_queue_options_name_their_key() {
+    let cases = [
+        (
+            "strategy = \"longest-idle\"",
+            "strategy = \"fastest\"",
+            "queues[0].strategy",
+        ),
+        ("wrapup_s = 0", "wrapup_s = -1", "wrapup_s"),
+        (
+            "announce_every_s = 0\n",
+            "announce_every_s = 5\n",
+            "queues[0].announce_every_s",
+        ),
+        (
+            "login = \"registration\"",
+            "login = \"always\"",
+            "acd.login",
+        ),
+        (
+            "time_zone = \"Europe/Paris\"",
+            "time_zone = \"Europe/Lutetia\"",
+            "acd.time_zone",
+        ),
+        (
+            "service_level = \"offered\"",
+            "service_level = \"all\"",
+            "acd.service_level",
+        ),
+        ("1 = \"break\"", "x = \"break\"", "acd.pause_reasons"),
+    ];
+    for (from, to, key) in cases {
+        let text = DEFAULT_TOML.replacen(from, to, 1);
+        assert_ne!(text, DEFAULT_TOML, "{from} not in the shipped file");
+        let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(message.contains(key), "{key}: {message}");
+    }
+    let text = format!(
+        "{DEFAULT_TOML}\n[[queues]]\nname = \"vip\"\nagents = [\"1001\"]\npenalties = {{ \"1002\" = 1 }}\n"
+    );
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.starts_with("queues[4].penalties"), "{message}");
+    let text = DEFAULT_TOML.replacen(
+        "languages = [\"fr\"]",
+        "languages = [\"fr\"]\nskills = { returns = 0 }",
+        1,
+    );
+    let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
+    assert!(message.starts_with("agents[0].skills.returns"), "{message}");
 }

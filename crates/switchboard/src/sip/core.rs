@@ -1,67 +1,41 @@
 //! The SIP core task: the one owner of the user agent (transactions, dialogs, legs), the
-//! registrar and the digest authenticator. It decides what out-of-dialog requests get (REGISTER,
-//! OPTIONS, a new INVITE) and routes leg events to the call tasks, whose commands it performs.
+//! registrar and the digest authenticator — a thin driver in the quinn style. Out-of-dialog
+//! requests are answered by the sans-IO parts (the registrar, the authenticator, the
+//! [`Router`]'s policy for new INVITEs); leg events go to the call tasks, whose commands it
+//! performs; a phone's first registration and its last one ending go to the ACD.
 //!
 //! It never awaits on another task: call tasks get events through `try_send`, transports through
 //! their queues, so a slow call or peer cannot stall signalling for everyone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use ezk_sip_types::header::typed::{FromTo, MaxForwards};
-use ezk_sip_types::uri::NameAddr;
 use ezk_sip_types::{Method, Name, StatusCode};
 use switchboard_sip::auth::{AuthOutcome, DigestAuthenticator};
 use switchboard_sip::endpoint::ServerTxId;
 use switchboard_sip::registrar::Registrar;
 use switchboard_sip::ua::{LegEvent, LegId, OutboundCall, UaOutput, UserAgent};
-use switchboard_sip::{HeadersExt as _, Peer, Request, SipMessage, response_to};
+use switchboard_sip::{HeadersExt as _, Peer, Request, response_to};
 use tokio::sync::{mpsc, oneshot};
 
-use super::directory::{Caller, Directory};
+use super::directory::Caller;
+use super::route::{Refusal, Router};
 use super::transport::Sender;
-use crate::call::{self, CallCommand, Route, Services};
+use crate::call::{self, Services};
+pub use crate::protocol::CoreInput;
+use crate::protocol::{AcdRequest, CallCommand, CallSetup};
 
 /// Capacity of the core's input channel; beyond it transports shed new requests with 503.
 pub const CORE_QUEUE: usize = 4096;
 /// Capacity of each call task's event channel (a call sees a handful of events).
 const CALL_QUEUE: usize = 32;
+/// How soon device changes the ACD could not take are tried again.
+const ACD_RETRY: Duration = Duration::from_millis(20);
 /// How often the core logs what it holds.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Inputs handled per wake before timers are looked at again.
 const BATCH: usize = 64;
-
-/// What reaches the core.
-#[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "nearly every input is a Message; boxing it costs an allocation each"
-)]
-pub enum CoreInput {
-    /// A checked message from a transport.
-    Message {
-        /// Where it came from.
-        source: Peer,
-        /// The message.
-        msg: SipMessage,
-    },
-    /// A TCP connection is up; messages to `addr` go to `writer`.
-    TcpUp {
-        /// The peer.
-        addr: std::net::SocketAddr,
-        /// The connection's write queue.
-        writer: mpsc::Sender<Bytes>,
-    },
-    /// The TCP connection to `addr` closed.
-    TcpDown {
-        /// The peer.
-        addr: std::net::SocketAddr,
-    },
-    /// A call task asks for something.
-    Call(CallCommand),
-}
 
 /// The core's state.
 #[derive(Debug)]
@@ -69,10 +43,13 @@ pub struct Core {
     ua: UserAgent,
     registrar: Registrar,
     auth: DigestAuthenticator,
-    directory: Arc<Directory>,
+    router: Router,
     sender: Sender,
     /// Which call task owns each leg.
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
+    /// Device changes the ACD's channel could not take yet, in order (retried: the core never
+    /// waits on another task, and a lost change would leave an agent logged in or out).
+    acd_backlog: VecDeque<switchboard_acd::Input>,
     /// The core's own input, cloned into every call task.
     input: mpsc::Sender<CoreInput>,
     /// What call tasks share (media engine, dialplans, queues…).
@@ -86,7 +63,7 @@ impl Core {
         ua: UserAgent,
         registrar: Registrar,
         auth: DigestAuthenticator,
-        directory: Arc<Directory>,
+        router: Router,
         sender: Sender,
         input: mpsc::Sender<CoreInput>,
         services: Arc<Services>,
@@ -95,9 +72,10 @@ impl Core {
             ua,
             registrar,
             auth,
-            directory,
+            router,
             sender,
             legs: HashMap::new(),
+            acd_backlog: VecDeque::new(),
             input,
             services,
         }
@@ -107,9 +85,11 @@ impl Core {
     pub async fn run(mut self, mut rx: mpsc::Receiver<CoreInput>) {
         let mut next_report = Instant::now() + REPORT_EVERY;
         loop {
+            let retry = (!self.acd_backlog.is_empty()).then(|| Instant::now() + ACD_RETRY);
             let deadline = [
                 self.ua.poll_timeout(),
                 self.registrar.poll_timeout(),
+                retry,
                 Some(next_report),
             ]
             .into_iter()
@@ -132,6 +112,9 @@ impl Core {
                     self.ua.handle_timeout(now);
                     for (user, binding) in self.registrar.sweep(now) {
                         tracing::info!(user = %user, contact = %binding.contact_display(), "registration expired");
+                        if !self.registrar.is_registered(now, &user) {
+                            self.device(now, &user, false);
+                        }
                     }
                     if now >= next_report {
                         next_report = now + REPORT_EVERY;
@@ -140,6 +123,25 @@ impl Core {
                 }
             }
             self.drain(Instant::now());
+            self.flush_acd();
+        }
+    }
+
+    /// Hands the kept device changes to the ACD, in order, as far as it takes them.
+    fn flush_acd(&mut self) {
+        while let Some(input) = self.acd_backlog.pop_front() {
+            match self.services.acd.try_send(AcdRequest::Input(input)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(AcdRequest::Input(input))) => {
+                    self.acd_backlog.push_front(input);
+                    return;
+                }
+                Err(_) => {
+                    tracing::error!("the ACD task is gone; agents' devices are not followed");
+                    self.acd_backlog.clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -220,15 +222,20 @@ impl Core {
     }
 
     fn on_register(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: &Request) {
-        let directory = self.directory.clone();
+        let directory = self.router.directory();
         let outcome = self.auth.verify(now, request, Name::AUTHORIZATION, |user| {
             directory.password(user).map(str::to_owned)
         });
         let response = match outcome {
             AuthOutcome::Authenticated { user } => {
+                let before = self.registrar.is_registered(now, &user);
                 let response = self.registrar.handle_register(now, request, source, &user);
                 if response.code() == 200 {
                     tracing::info!(user = %user, source = %source.addr, "registered");
+                }
+                let after = self.registrar.is_registered(now, &user);
+                if before != after {
+                    self.device(now, &user, after);
                 }
                 response
             }
@@ -238,26 +245,17 @@ impl Core {
     }
 
     fn on_invite(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: Request) {
-        let max_forwards = request
-            .headers
-            .get_named::<MaxForwards>()
-            .map_or(70, |m| m.0);
-        // RFC 3261 §16.3 step 3, applied to the leg we would create: no hop budget left.
-        if max_forwards == 0 {
-            let response = response_to(&request, StatusCode::from(483), Some("sb-483"));
-            self.ua.respond(now, tx, response);
+        if let Some(refusal) = self.router.screen(&request) {
+            self.refuse(now, tx, &request, refusal);
             return;
         }
-        if let Some(code) = offer_problem(&request) {
-            let mut response = response_to(&request, StatusCode::from(code), Some("sb-media"));
-            response.headers.insert(Name::ACCEPT, "application/sdp");
-            self.ua.respond(now, tx, response);
-            return;
-        }
-        let caller = match self.directory.classify(&request, source) {
+        let caller = match self
+            .router
+            .trunk_caller(now, &request, source, &self.registrar)
+        {
             Some(caller) => caller,
             None => {
-                let directory = self.directory.clone();
+                let directory = self.router.directory();
                 let outcome = self
                     .auth
                     .verify(now, &request, Name::PROXY_AUTHORIZATION, |user| {
@@ -273,96 +271,71 @@ impl Core {
                 }
             }
         };
-        let target = switchboard_sip::uri_user(&request.line.uri).unwrap_or_default();
-        let trunk = match &caller {
-            Caller::Trunk(name) => Some(name.as_str()),
-            Caller::Agent(_) => None,
+        let routed = match self.router.route(now, &request, &caller, &self.registrar) {
+            Ok(routed) => routed,
+            Err(refusal) => {
+                self.refuse(now, tx, &request, refusal);
+                return;
+            }
         };
-        let from = request
-            .headers
-            .get::<FromTo>(Name::FROM)
-            .ok()
-            .map(|f| f.uri);
         let call_id = request
             .call_id()
             .map(|c| c.0.to_string())
             .unwrap_or_default();
-        let route = if let Some(mut start) =
-            self.services
-                .dialplans
-                .route(&target, trunk, &caller, from.as_ref())
-        {
-            start.facts.call_id.clone_from(&call_id);
-            tracing::info!(%caller, dialled = %crate::redact::number(&target), entry = %start.entry(), "dialplan call");
-            Route::Dialplan(Box::new(start))
-        } else if self.directory.is_agent(&target) {
-            let targets = self.contacts_of(now, &target, from.clone(), max_forwards - 1);
-            if targets.is_empty() {
-                tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unregistered agent");
-                let response = response_to(
-                    &request,
-                    StatusCode::TEMPORARILY_UNAVAILABLE,
-                    Some("sb-480"),
-                );
-                self.ua.respond(now, tx, response);
-                return;
-            }
-            Route::Extension {
-                extension: target.clone(),
-                targets: targets.into_iter().map(|(_, t)| t).collect(),
-            }
-        } else {
-            tracing::info!(%caller, target = %crate::redact::number(&target), "INVITE to an unknown number");
-            self.ua.respond(
-                now,
-                tx,
-                response_to(&request, StatusCode::NOT_FOUND, Some("sb-404")),
-            );
-            return;
-        };
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
-        self.legs.insert(leg, events_tx);
-        let setup = call::CallSetup {
+        self.legs.insert(leg, events_tx.clone());
+        let setup = CallSetup {
+            call: crate::protocol::CallRef(
+                self.services
+                    .call_ids
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ),
             inbound: leg,
             caller,
             call_id,
-            from,
+            from: routed.from,
             offer,
-            dialled: target,
-            max_forwards: max_forwards - 1,
-            route,
+            dialled: routed.dialled,
+            max_forwards: routed.max_forwards,
+            route: routed.route,
+            at: now,
         };
         tokio::spawn(call::run(
             setup,
             self.services.clone(),
             self.input.clone(),
-            events_rx,
+            (events_tx, events_rx),
         ));
     }
 
-    /// One INVITE per contact of each extension (registered bindings, then a static contact).
-    fn contacts_of(
-        &self,
-        now: Instant,
-        extension: &str,
-        from: Option<NameAddr>,
-        max_forwards: u8,
-    ) -> Vec<(String, OutboundCall)> {
-        let bindings = self.registrar.lookup(now, extension);
-        let static_contact = self.directory.static_contact(extension);
-        call::fork_targets(
-            from,
-            extension,
-            &bindings,
-            static_contact,
-            max_forwards,
-            &self.directory,
-        )
-        .into_iter()
-        .map(|t| (extension.to_owned(), t))
-        .collect()
+    fn refuse(&mut self, now: Instant, tx: ServerTxId, request: &Request, refusal: Refusal) {
+        let mut response = response_to(request, StatusCode::from(refusal.code), Some(refusal.tag));
+        if matches!(refusal.code, 406 | 415) {
+            response.headers.insert(Name::ACCEPT, "application/sdp");
+        }
+        self.ua.respond(now, tx, response);
+    }
+
+    /// An agent's phone came (its first binding) or went (its last one ended): the ACD hears.
+    fn device(&self, now: Instant, user: &str, up: bool) {
+        let agent = switchboard_acd::AgentId::new(user);
+        let input = if up {
+            switchboard_acd::Input::DeviceUp { agent, at: now }
+        } else {
+            switchboard_acd::Input::DeviceDown { agent, at: now }
+        };
+        // The core never waits on another task: a full ACD queue loses this one change, which
+        // the next registration (or its expiry) repeats.
+        if self
+            .services
+            .acd
+            .try_send(AcdRequest::Input(input))
+            .is_err()
+        {
+            tracing::warn!(user = %user, up, "ACD busy; device change not delivered");
+        }
     }
 
     fn on_call_command(&mut self, now: Instant, command: CallCommand) {
@@ -378,15 +351,15 @@ impl Core {
                 Ok(())
             }
             CallCommand::Lookup {
-                extensions,
+                extension,
                 from,
                 max_forwards,
                 reply,
             } => {
-                let found = extensions
-                    .iter()
-                    .flat_map(|e| self.contacts_of(now, e, from.clone(), max_forwards))
-                    .collect();
+                let found =
+                    self.router
+                        .contacts(now, &extension, from, max_forwards, &self.registrar);
+                // The call may have ended meanwhile: nobody waits for the answer then.
                 let _ = reply.send(found);
                 Ok(())
             }
@@ -408,39 +381,6 @@ impl Core {
             tracing::debug!(%err, "call command not carried out");
         }
     }
-}
-
-/// 415 for an INVITE body we cannot read (RFC 4475 invut), 406 when the caller accepts no SDP
-/// in return (RFC 4475 sdp01, RFC 3261 §21.4.7).
-fn offer_problem(invite: &Request) -> Option<u16> {
-    let content_type = invite
-        .headers
-        .get_raw(&Name::CONTENT_TYPE)
-        .next()
-        .map(|v| v.to_ascii_lowercase());
-    if !invite.body.is_empty()
-        && !content_type
-            .as_deref()
-            .is_some_and(|t| t.trim().starts_with("application/sdp"))
-    {
-        return Some(415);
-    }
-    let accepts: Vec<String> = invite
-        .headers
-        .get_raw(&Name::ACCEPT)
-        .flat_map(|v| {
-            v.split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let sdp_ok = accepts.is_empty()
-        || accepts.iter().any(|t| {
-            t.starts_with("application/sdp")
-                || t.starts_with("application/*")
-                || t.starts_with("*/*")
-        });
-    (!sdp_ok).then_some(406)
 }
 
 /// The methods we accept.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ezk_sip_types::uri::SipUri;
-use switchboard_sip::{Peer, Request};
+use switchboard_sip::Peer;
 
 use crate::config::IpNet;
 
@@ -86,23 +86,12 @@ impl Directory {
         self.agents.get(extension)?.static_contact.as_ref()
     }
 
-    /// A trunk call: the source is in a trunk's networks and the INVITE carries no credentials
-    /// (an agent on the same host who answers a challenge is still treated as the agent).
+    /// The trunk whose networks hold `ip`, as a caller.
     #[must_use]
-    pub fn classify(&self, request: &Request, source: Peer) -> Option<Caller> {
-        if request
-            .headers
-            .contains(&ezk_sip_types::Name::PROXY_AUTHORIZATION)
-        {
-            return None;
-        }
-        self.trunk_for(source.addr.ip())
-            .map(|t| Caller::Trunk(t.name.clone()))
-    }
-
-    fn trunk_for(&self, ip: IpAddr) -> Option<&TrunkEntry> {
+    pub fn trunk_for(&self, ip: IpAddr) -> Option<Caller> {
         self.trunks
             .iter()
             .find(|t| t.allow_from.iter().any(|net| net.contains(ip)))
+            .map(|t| Caller::Trunk(t.name.clone()))
     }
 }

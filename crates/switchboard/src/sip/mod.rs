@@ -3,4 +3,5 @@
 
 pub mod core;
 pub mod directory;
+pub mod route;
 pub mod transport;

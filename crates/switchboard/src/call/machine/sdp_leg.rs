@@ -11,22 +11,22 @@ use crate::media::{LocalMedia, Negotiation, NegotiationError, OfferSent, RemoteM
 
 /// A SIP leg's media state.
 #[derive(Debug, Clone)]
-pub(crate) struct SdpLeg {
+pub struct SdpLeg {
     /// The SIP leg.
-    pub(crate) sip: LegId,
+    pub sip: LegId,
     /// Our RTP address for it.
-    pub(crate) local: LocalMedia,
+    pub local: LocalMedia,
     origin: SdpOrigin,
     /// What the remote agreed to, once it has.
-    pub(crate) remote: Option<RemoteMedia>,
+    pub remote: Option<RemoteMedia>,
     /// Our last offer, until its answer arrives.
     offer_sent: Option<OfferSent>,
     /// The last SDP we sent (repeated when a 200 must carry the answer a 183 already gave).
-    pub(crate) last_sdp: Option<Bytes>,
+    pub last_sdp: Option<Bytes>,
 }
 
 impl SdpLeg {
-    pub(crate) fn new(sip: LegId, local: LocalMedia, session_id: u64) -> Self {
+    pub fn new(sip: LegId, local: LocalMedia, session_id: u64) -> Self {
         SdpLeg {
             sip,
             local,
@@ -38,12 +38,12 @@ impl SdpLeg {
     }
 
     /// The codec the leg runs, once negotiated.
-    pub(crate) fn codec(&self) -> Option<CodecKind> {
+    pub fn codec(&self) -> Option<CodecKind> {
         self.remote.as_ref().map(|r| r.codec)
     }
 
     /// Answers the remote's offer; `prefer` first, to match the other leg.
-    pub(crate) fn answer(
+    pub fn answer(
         &mut self,
         negotiation: &Negotiation,
         offer: &[u8],
@@ -58,7 +58,7 @@ impl SdpLeg {
     }
 
     /// Makes an offer to the remote, `first` listed first.
-    pub(crate) fn offer(&mut self, negotiation: &Negotiation, first: &[CodecKind]) -> Bytes {
+    pub fn offer(&mut self, negotiation: &Negotiation, first: &[CodecKind]) -> Bytes {
         let sent = negotiation.offer(&self.local, &mut self.origin, first);
         let sdp = sent.sdp.clone();
         self.offer_sent = Some(sent);
@@ -67,7 +67,7 @@ impl SdpLeg {
     }
 
     /// Reads the remote's answer to our last offer.
-    pub(crate) fn accept(
+    pub fn accept(
         &mut self,
         negotiation: &Negotiation,
         answer: &[u8],
