@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use switchboard_tests::phone::register;
-use switchboard_tests::{Sipp, Switchboard, free_port, options, require_tool};
+use switchboard_tests::{Config, Sipp, Switchboard, free_port, options, require_tool};
 
 /// Runs `agent_scenario` as the phone of `extension` and `caller_scenario` as the carrier
 /// calling it; both must complete.
@@ -75,8 +75,9 @@ fn agent_registers_with_digest_and_unregisters() {
             "SIP/2.0 200 OK",
         ]
     );
-    // Unregistered now: a call to 1001 is refused with 480.
-    let caller = Sipp::new("caller_expect_480.xml", target(&sb), free_port())
+    // Unregistered now: a trunk call to 1001 is refused with the 404 of a number that does
+    // not exist ([security] reveal_unregistered is off by default).
+    let caller = Sipp::new("caller_expect_404.xml", target(&sb), free_port())
         .arg(&["-s", "1001"])
         .run();
     assert!(
@@ -162,7 +163,8 @@ fn unregistered_agent_is_480_and_unknown_extension_404() {
     if !require_tool("sipp") {
         return;
     }
-    let sb = Switchboard::start("");
+    let config = Config::shipped().set("security", "reveal_unregistered", "true");
+    let sb = Switchboard::start_config(config);
     let r = Sipp::new("caller_expect_480.xml", target(&sb), free_port())
         .arg(&["-s", "1003"])
         .run();
@@ -171,6 +173,31 @@ fn unregistered_agent_is_480_and_unknown_extension_404() {
         .arg(&["-s", "7777"])
         .run();
     assert!(r.ok(), "{:?}\n{}", r.flow(), r.errors);
+}
+
+#[test]
+fn a_trunk_caller_cannot_tell_an_unregistered_agent_from_no_agent() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    // 1003 exists but has no phone registered; 7777 does not exist: the same answer, with no
+    // 100 Trying before it (refused as soon as seen).
+    let mut answers = Vec::new();
+    for number in ["1003", "7777"] {
+        let r = Sipp::new("caller_expect_404.xml", target(&sb), free_port())
+            .arg(&["-s", number])
+            .run();
+        assert!(r.ok(), "{number}: {:?}\n{}", r.flow(), r.errors);
+        let flow: Vec<String> = r
+            .flow()
+            .into_iter()
+            .filter(|l| l.starts_with("SIP/2.0"))
+            .collect();
+        answers.push(flow);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], ["SIP/2.0 404 Not Found"], "{answers:?}");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! so any nonce we issued can be checked without remembering it (the serial makes every
 //! challenge's nonce unique, which the nonce-count replay check relies on), and one older than its lifetime is
 //! answered with `stale=true` (the phone retries at once with the same password, no prompt).
-//! Nonce counts are remembered in a bounded map to refuse replays.
+//! Nonce counts are remembered in a bounded map to refuse replays; a nonce that carried a wrong
+//! password is spent (one guess per challenge), and one nonce authenticates at most 1,000
+//! requests.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -19,6 +21,10 @@ use crate::message::{Request, Response, response_to};
 
 /// Most nonces whose counts we remember at once; the oldest are forgotten first.
 const MAX_TRACKED_NONCES: usize = 65_536;
+/// A nonce that carried a wrong password: it is spent, and no further guess is checked with it.
+const SPENT: u32 = u32::MAX;
+/// Most requests one nonce may authenticate (nonce-count); then the phone gets a fresh one.
+const MAX_NONCE_USES: u32 = 1_000;
 
 /// A digest hash algorithm (RFC 8760 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +91,10 @@ pub enum AuthOutcome {
         /// The nonce was ours but too old: `stale=true`.
         stale: bool,
     },
+    /// Credentials on a nonce that already carried a wrong password: challenge again with a
+    /// fresh nonce (a phone whose user fixed the password gets in) but count it as a failed
+    /// guess (a cracker replaying one nonce gets nowhere and gets banned).
+    SpentNonce,
     /// Refuse with 403.
     Forbidden(AuthError),
 }
@@ -229,7 +239,14 @@ impl DigestAuthenticator {
                 "digest uri does not match the Request-URI",
             ));
         }
+        // One nonce carries at most one wrong guess: a cracker must come back for a new
+        // challenge (and be counted) for every password it tries. A phone that reuses the nonce
+        // after its user fixed the password just gets a fresh challenge.
+        if self.counts.get(&creds.nonce) == Some(&SPENT) {
+            return AuthOutcome::SpentNonce;
+        }
         let Some(password) = password_of(&creds.username) else {
+            self.spend(&creds.nonce);
             return AuthOutcome::Forbidden(AuthError::UnknownUser);
         };
         let method = request.method().to_string();
@@ -245,6 +262,7 @@ impl DigestAuthenticator {
             expected.as_bytes(),
             creds.response.to_ascii_lowercase().as_bytes(),
         ) {
+            self.spend(&creds.nonce);
             return AuthOutcome::Forbidden(AuthError::WrongPassword);
         }
         if let Some(nc) = &creds.nc {
@@ -260,8 +278,31 @@ impl DigestAuthenticator {
         }
     }
 
-    /// RFC 7616 §3.4.5: a nonce-count must grow; an equal or lower one is a replay.
+    /// Marks `nonce` as having carried a wrong guess.
+    fn spend(&mut self, nonce: &str) {
+        self.remember(nonce, SPENT);
+    }
+
+    fn remember(&mut self, nonce: &str, value: u32) {
+        if let Some(slot) = self.counts.get_mut(nonce) {
+            *slot = value;
+            return;
+        }
+        if self.order.len() >= MAX_TRACKED_NONCES
+            && let Some(old) = self.order.pop_front()
+        {
+            self.counts.remove(&old);
+        }
+        self.counts.insert(nonce.to_owned(), value);
+        self.order.push_back(nonce.to_owned());
+    }
+
+    /// RFC 7616 §3.4.5: a nonce-count must grow; an equal or lower one is a replay. A nonce
+    /// serves at most [`MAX_NONCE_USES`] requests.
     fn accept_count(&mut self, nonce: &str, nc: u32) -> bool {
+        if nc > MAX_NONCE_USES {
+            return false;
+        }
         match self.counts.get_mut(nonce) {
             Some(last) if nc <= *last => false,
             Some(last) => {
@@ -269,13 +310,7 @@ impl DigestAuthenticator {
                 true
             }
             None => {
-                if self.order.len() >= MAX_TRACKED_NONCES
-                    && let Some(old) = self.order.pop_front()
-                {
-                    self.counts.remove(&old);
-                }
-                self.counts.insert(nonce.to_owned(), nc);
-                self.order.push_back(nonce.to_owned());
+                self.remember(nonce, nc);
                 true
             }
         }
@@ -326,7 +361,8 @@ impl DigestAuthenticator {
             AuthOutcome::Forbidden(_) => {
                 response_to(request, StatusCode::FORBIDDEN, Some("sb-auth"))
             }
-            AuthOutcome::Challenge { stale } => {
+            AuthOutcome::Challenge { .. } | AuthOutcome::SpentNonce => {
+                let stale = matches!(outcome, AuthOutcome::Challenge { stale: true });
                 let (code, name) = if proxy {
                     (
                         StatusCode::PROXY_AUTHENTICATION_REQUIRED,
@@ -336,7 +372,7 @@ impl DigestAuthenticator {
                     (StatusCode::UNAUTHORIZED, Name::WWW_AUTHENTICATE)
                 };
                 let mut response = response_to(request, code, Some("sb-auth"));
-                for value in self.challenge(now, *stale) {
+                for value in self.challenge(now, stale) {
                     response.headers.insert(name.clone(), value);
                 }
                 response

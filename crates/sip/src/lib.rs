@@ -8,7 +8,8 @@
 //! * [`transaction`] holds the four RFC 3261 §17 transaction machines and their timers;
 //! * [`endpoint`] routes every message to the transaction or dialog that owns it;
 //! * [`dialog`] keeps RFC 3261 §12 dialog state (route set, CSeq, remote target);
-//! * [`registrar`] and [`auth`] implement REGISTER handling and digest authentication;
+//! * [`registrar`] and [`auth`] implement REGISTER handling and digest authentication, and
+//!   [`guard`] counts failed authentications, slows and bans the sources that keep guessing;
 //! * [`sdp`] parses session descriptions and runs RFC 3264 offer/answer for the media anchor.
 //!
 //! # The drain rule
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+pub mod guard;
 pub mod message;
 pub mod registrar;
 pub mod sdp;

@@ -5,6 +5,7 @@ mod acd;
 mod ipnet;
 mod media;
 mod routing;
+mod security;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -17,6 +18,7 @@ pub use acd::{AcdSection, StoreSection};
 pub use ipnet::IpNet;
 pub use media::{KNOWN_CODECS, MediaConfig, RecordingConfig};
 pub use routing::{DialplanConfig, QueueConfig};
+pub use security::SecurityConfig;
 
 /// The shipped `switchboard.toml`, which is also the default configuration.
 pub const DEFAULT_TOML: &str = include_str!("../../../switchboard.toml");
@@ -55,6 +57,9 @@ pub struct Config {
     /// Call records.
     #[serde(default)]
     pub store: StoreSection,
+    /// Password-guessing defences and what strangers are told.
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// Agents (phones that register, or have a fixed contact).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -378,6 +383,7 @@ impl Config {
         }
         self.media.validate()?;
         self.recording.validate()?;
+        self.security.validate()?;
         self.acd.validate()?;
         let mut queue_names = HashSet::new();
         for (i, queue) in self.queues.iter().enumerate() {

@@ -210,7 +210,8 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         directory,
         services.dialplans.clone(),
         config.acd.pause_reasons.clone(),
-    );
+    )
+    .reveal_unregistered(config.security.reveal_unregistered);
     spawn_media_report(services.media.clone());
     let control = std::path::PathBuf::from(&config.control.socket);
     if let Err(err) = crate::control::serve(
@@ -230,10 +231,15 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     let stats = Arc::new(TransportStats::default());
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
     let sender = Sender::new(udp_sockets.first().cloned(), core_tx.clone(), stats.clone());
+    let defences = crate::sip::core::Defences::new(
+        switchboard_sip::guard::Guard::new(config.security.guard_policy()),
+        config.security.never_ban.clone(),
+    );
     let core = Core::new(
         ua,
         registrar,
         auth,
+        defences,
         router,
         sender,
         core_tx.clone(),

@@ -261,3 +261,62 @@ fn digest_uri_with_the_default_port_names_the_same_target() {
     );
     assert!(!uri_matches("sip:evil.example", &request));
 }
+
+#[test]
+fn one_nonce_carries_one_wrong_guess() {
+    // A pipelined cracker reusing one nonce with growing nonce-counts: only its first guess is
+    // checked; every later one (even the right password) is sent back for a fresh challenge,
+    // and counted as a failure by the caller.
+    let t0 = Instant::now();
+    let mut auth = authenticator(t0);
+    let challenge = auth.challenge(t0, false);
+    let guess = register(Some(&answer(&challenge[0], Algorithm::Md5, "guess-1", 1)));
+    assert_eq!(
+        auth.verify(t0, &guess, Name::AUTHORIZATION, password),
+        AuthOutcome::Forbidden(AuthError::WrongPassword)
+    );
+    for (nc, pw) in [(2, "guess-2"), (3, "guess-3"), (4, "demo-1001")] {
+        let response = auth.unauthorized_response(t0, &guess, &AuthOutcome::SpentNonce, false);
+        assert_eq!(response.code(), 401, "a fresh challenge, not a 403");
+        let again = register(Some(&answer(&challenge[0], Algorithm::Md5, pw, nc)));
+        assert_eq!(
+            auth.verify(t0, &again, Name::AUTHORIZATION, password),
+            AuthOutcome::SpentNonce,
+            "{pw}"
+        );
+    }
+    // The phone whose user fixed the password gets in with the next nonce.
+    let fresh = auth.challenge(t0, false);
+    let right = register(Some(&answer(&fresh[0], Algorithm::Md5, "demo-1001", 1)));
+    assert!(matches!(
+        auth.verify(t0, &right, Name::AUTHORIZATION, password),
+        AuthOutcome::Authenticated { .. }
+    ));
+}
+
+#[test]
+fn a_nonce_serves_a_bounded_number_of_requests() {
+    let t0 = Instant::now();
+    let mut auth = authenticator(t0);
+    let challenge = auth.challenge(t0, false);
+    let ok = register(Some(&answer(
+        &challenge[0],
+        Algorithm::Md5,
+        "demo-1001",
+        1000,
+    )));
+    assert!(matches!(
+        auth.verify(t0, &ok, Name::AUTHORIZATION, password),
+        AuthOutcome::Authenticated { .. }
+    ));
+    let worn = register(Some(&answer(
+        &challenge[0],
+        Algorithm::Md5,
+        "demo-1001",
+        1001,
+    )));
+    assert_eq!(
+        auth.verify(t0, &worn, Name::AUTHORIZATION, password),
+        AuthOutcome::Challenge { stale: true }
+    );
+}

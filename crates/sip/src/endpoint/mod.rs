@@ -80,8 +80,9 @@ pub struct Transmit {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event {
-    /// A new request with its own server transaction; answer with [`Endpoint::send_response`].
-    /// An INVITE has already been answered 100 Trying.
+    /// A new request with its own server transaction; answer with [`Endpoint::send_response`]
+    /// (or [`Endpoint::send_stateless_response`] to refuse a stranger). An INVITE the TU has
+    /// not answered by the next [`Endpoint::poll_output`] is answered 100 Trying then.
     Request {
         /// The transaction.
         tx: ServerTxId,
@@ -168,6 +169,23 @@ struct ServerTx {
     reply_to: Peer,
     /// §8.2.2.2 key (From tag, Call-ID, CSeq) while the request has no To tag.
     merge_key: Option<(String, String, u32)>,
+    /// The TU (or the endpoint) has sent a response on it.
+    responded: bool,
+}
+
+/// An output, or the 100 Trying an INVITE gets unless the TU answered it first.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "as for Output: drained at once, boxing each costs an allocation per message"
+)]
+enum Pending {
+    Ready(Output),
+    Trying {
+        tx: ServerTxId,
+        now: Instant,
+        response: Box<Response>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -193,7 +211,7 @@ pub struct Endpoint {
     pending_2xx_by_tx: HashMap<ServerTxId, (String, u32)>,
     /// Lazily-deleted timer queue: an entry is acted on only if its owner still wants that time.
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
-    out: VecDeque<Output>,
+    out: VecDeque<Pending>,
 }
 
 impl Endpoint {
@@ -225,7 +243,18 @@ impl Endpoint {
 
     /// Next output to perform.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        loop {
+            match self.out.pop_front()? {
+                Pending::Ready(output) => return Some(output),
+                Pending::Trying { tx, now, response } => {
+                    // The TU saw the INVITE first: a refusal it sent at once (a challenge, a
+                    // 404) needs no 100 before it, and a stateless one left no transaction.
+                    if self.servers.get(&tx).is_some_and(|t| !t.responded) {
+                        self.respond_internal(now, tx, *response);
+                    }
+                }
+            }
+        }
     }
 
     /// When to call [`Endpoint::handle_timeout`] next.
@@ -407,11 +436,11 @@ impl Endpoint {
 
     fn transmit(&mut self, dest: Peer, bytes: Bytes) {
         self.out
-            .push_back(Output::Transmit(Transmit { dest, bytes }));
+            .push_back(Pending::Ready(Output::Transmit(Transmit { dest, bytes })));
     }
 
     fn emit(&mut self, event: Event) {
-        self.out.push_back(Output::Event(event));
+        self.out.push_back(Pending::Ready(Output::Event(event)));
     }
 
     fn schedule_client(&mut self, id: ClientTxId) {

@@ -552,3 +552,98 @@ proptest::proptest! {
         proptest::prop_assert!(p.b.pending_2xx.is_empty());
     }
 }
+
+const STRANGER_INVITE: &str = "INVITE sip:1002@127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKstranger\r\n\
+Max-Forwards: 70\r\nFrom: <sip:scan@x>;tag=t\r\nTo: <sip:1002@x>\r\nCall-ID: scan@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+
+/// Feeds `text` from port 5070; returns what went out (first lines) and the request's tx.
+fn feed(b: &mut Endpoint, now: Instant, text: &str) -> (Vec<String>, Option<ServerTxId>) {
+    let from = Peer {
+        transport: Transport::Udp,
+        addr: addr(5070),
+    };
+    b.handle_message(now, from, parse_message(text.as_bytes()).unwrap());
+    let mut sent = Vec::new();
+    let mut tx = None;
+    while let Some(out) = b.poll_output() {
+        match out {
+            Output::Event(Event::Request { tx: t, .. }) => tx = Some(t),
+            Output::Transmit(t) => sent.push(first_line(&t.bytes)),
+            Output::Event(_) => {}
+        }
+    }
+    (sent, tx)
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_stateless_refusal_is_sent_once_and_keeps_nothing() {
+    let mut b = endpoint(5061, 4);
+    let now = Instant::now();
+    let from = Peer {
+        transport: Transport::Udp,
+        addr: addr(5070),
+    };
+    b.handle_message(
+        now,
+        from,
+        parse_message(STRANGER_INVITE.as_bytes()).unwrap(),
+    );
+    // The TU refuses as soon as it sees the request: no 100 Trying goes out before it.
+    let Some(Output::Event(Event::Request { tx, request, .. })) = b.poll_output() else {
+        panic!("the request comes first")
+    };
+    let refusal = response_to(
+        &request,
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        Some("b"),
+    );
+    b.send_stateless_response(tx, refusal).unwrap();
+    let mut sent = Vec::new();
+    while let Some(out) = b.poll_output() {
+        if let Output::Transmit(t) = out {
+            sent.push(first_line(&t.bytes));
+        }
+    }
+    assert_eq!(sent, ["SIP/2.0 407 Proxy Authentication Required"]);
+    assert_eq!(b.transaction_count(), (0, 0));
+    // No timer retransmits it: an amplifier it is not.
+    for secs in [1, 4, 32, 64, 128] {
+        b.handle_timeout(now + Duration::from_secs(secs));
+        assert!(b.poll_output().is_none(), "something sent at {secs} s");
+    }
+    // A retransmission of the INVITE is a new request, answered once more (one answer each).
+    let (sent, tx) = feed(&mut b, now + Duration::from_millis(500), STRANGER_INVITE);
+    assert_eq!(
+        sent,
+        ["SIP/2.0 100 Trying"],
+        "unanswered by the TU: 100 at the poll"
+    );
+    assert!(tx.is_some());
+    assert_eq!(
+        b.send_stateless_response(ServerTxId(999), response_to(&request, StatusCode::OK, None)),
+        Err(EndpointError::NoTransaction)
+    );
+}
+
+#[test]
+fn an_invite_the_tu_does_not_answer_at_once_gets_100_trying() {
+    let mut b = endpoint(5061, 5);
+    let now = Instant::now();
+    let (sent, tx) = feed(&mut b, now, STRANGER_INVITE);
+    assert_eq!(sent, ["SIP/2.0 100 Trying"]);
+    // Its retransmission is absorbed by the transaction and answered with the 100 again.
+    let (sent, again) = feed(&mut b, now + Duration::from_millis(500), STRANGER_INVITE);
+    assert_eq!(
+        (sent.as_slice(), again),
+        (["SIP/2.0 100 Trying".to_owned()].as_slice(), None)
+    );
+    assert!(tx.is_some());
+}

@@ -78,15 +78,23 @@ impl Endpoint {
             self.respond_internal(now, id, response);
             return;
         }
-        if method == Method::INVITE {
-            // "100 Trying at once": it stops the caller's INVITE retransmissions (§17.2.1).
-            self.respond_internal(now, id, response_to(&request, StatusCode::TRYING, None));
-        }
+        let trying = (method == Method::INVITE)
+            .then(|| Box::new(response_to(&request, StatusCode::TRYING, None)));
         self.emit(Event::Request {
             tx: id,
             source,
             request,
         });
+        if let Some(response) = trying {
+            // 100 Trying without waiting for the TU: it stops the caller's INVITE
+            // retransmissions (§17.2.1). Queued behind the request so that a TU refusing at
+            // once sends only its refusal.
+            self.out.push_back(super::Pending::Trying {
+                tx: id,
+                now,
+                response,
+            });
+        }
     }
 
     /// 501 for methods we do not implement, 420 for extensions we do not support.
@@ -127,6 +135,7 @@ impl Endpoint {
                 key,
                 reply_to,
                 merge_key,
+                responded: false,
             },
         );
         self.schedule_server(id);
@@ -209,10 +218,54 @@ impl Endpoint {
         Ok(())
     }
 
-    fn respond_internal(&mut self, now: Instant, id: ServerTxId, mut response: Response) {
+    /// Sends a final response once and forgets the transaction (RFC 3261 §8.2.7, §16.11): for
+    /// refusing strangers' out-of-dialog requests without holding state for them or
+    /// retransmitting to an address that may not be theirs. A retransmitted request starts a
+    /// new transaction and gets its own answer; nothing is ever sent unasked.
+    pub fn send_stateless_response(
+        &mut self,
+        tx: ServerTxId,
+        mut response: Response,
+    ) -> Result<(), EndpointError> {
+        let tx = self.forget(tx).ok_or(EndpointError::NoTransaction)?;
+        if !self.config.user_agent.is_empty() && !response.headers.contains(&Name::SERVER) {
+            response.headers.insert(
+                Name::SERVER,
+                BytesStr::from(self.config.user_agent.as_str()),
+            );
+        }
+        self.transmit(tx.reply_to, response.encode());
+        Ok(())
+    }
+
+    /// Forgets a server transaction without answering (a banned source's last request);
+    /// whether there was one.
+    pub fn discard_server_transaction(&mut self, tx: ServerTxId) -> bool {
+        self.forget(tx).is_some()
+    }
+
+    fn forget(&mut self, id: ServerTxId) -> Option<super::ServerTx> {
+        let tx = self.servers.remove(&id)?;
+        self.server_keys.remove(&tx.key);
+        if let Some(key) = &tx.merge_key {
+            self.merge_keys.remove(key);
+        }
+        if let Some(key) = self.pending_2xx_by_tx.remove(&id) {
+            self.pending_2xx.remove(&key);
+        }
+        Some(tx)
+    }
+
+    pub(super) fn respond_internal(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        mut response: Response,
+    ) {
         let Some(tx) = self.servers.get_mut(&id) else {
             return;
         };
+        tx.responded = true;
         if !self.config.user_agent.is_empty() && !response.headers.contains(&Name::SERVER) {
             response.headers.insert(
                 Name::SERVER,

@@ -195,6 +195,8 @@ pub struct UserAgent {
     /// Re-INVITEs received and not yet answered, by their server transaction.
     pending_reinvites: HashMap<ServerTxId, Request>,
     out: VecDeque<UaOutput>,
+    /// The time of the last input, for endpoint outputs drained lazily by `poll_output`.
+    now: Option<Instant>,
 }
 
 impl UserAgent {
@@ -213,6 +215,7 @@ impl UserAgent {
             dialogs: HashMap::new(),
             pending_reinvites: HashMap::new(),
             out: VecDeque::new(),
+            now: None,
         }
     }
 
@@ -242,7 +245,15 @@ impl UserAgent {
 
     /// Next output to perform.
     pub fn poll_output(&mut self) -> Option<UaOutput> {
-        self.out.pop_front()
+        loop {
+            if let Some(output) = self.out.pop_front() {
+                return Some(output);
+            }
+            let now = self.now?;
+            if !self.drain_endpoint(now) {
+                return None;
+            }
+        }
     }
 
     /// When to call [`UserAgent::handle_timeout`] next.
@@ -257,6 +268,20 @@ impl UserAgent {
             tracing::debug!(%err, "response on a finished transaction dropped");
         }
         self.drain_endpoint(now);
+    }
+
+    /// Refuses an out-of-dialog request statelessly: the response goes out once and the
+    /// transaction is forgotten (see [`Endpoint::send_stateless_response`]).
+    pub fn respond_stateless(&mut self, now: Instant, tx: ServerTxId, response: Response) {
+        if let Err(err) = self.endpoint.send_stateless_response(tx, response) {
+            tracing::debug!(%err, "stateless response on a finished transaction dropped");
+        }
+        self.drain_endpoint(now);
+    }
+
+    /// Forgets an out-of-dialog request's transaction without answering it.
+    pub fn discard(&mut self, tx: ServerTxId) {
+        self.endpoint.discard_server_transaction(tx);
     }
 
     /// Takes an incoming INVITE as a new inbound leg. Nothing is sent yet: follow with
@@ -540,13 +565,27 @@ impl UserAgent {
         self.out.push_back(UaOutput::Leg(event));
     }
 
-    fn drain_endpoint(&mut self, now: Instant) {
+    /// Takes the endpoint's outputs, up to and including one that hands a request to the
+    /// switch: the rest wait for [`UserAgent::poll_output`], so that what the switch answers at
+    /// once (a stateless refusal) goes out before the endpoint's automatic 100 Trying, which it
+    /// then makes unnecessary. Whether anything was taken.
+    fn drain_endpoint(&mut self, now: Instant) -> bool {
+        self.now = Some(now);
+        let mut took = false;
         while let Some(output) = self.endpoint.poll_output() {
+            took = true;
             match output {
                 Output::Transmit(t) => self.out.push_back(UaOutput::Transmit(t)),
-                Output::Event(event) => self.on_event(now, event),
+                Output::Event(event) => {
+                    let handed = matches!(event, Event::Request { .. });
+                    self.on_event(now, event);
+                    if handed && matches!(self.out.back(), Some(UaOutput::Request { .. })) {
+                        break;
+                    }
+                }
             }
         }
+        took
     }
 
     fn on_event(&mut self, now: Instant, event: Event) {

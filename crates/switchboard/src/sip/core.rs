@@ -7,22 +7,24 @@
 //! It never awaits on another task: call tasks get events through `try_send`, transports through
 //! their queues, so a slow call or peer cannot stall signalling for everyone.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ezk_sip_types::{Method, Name, StatusCode};
-use switchboard_sip::auth::{AuthOutcome, DigestAuthenticator};
+use switchboard_sip::auth::{AuthError, AuthOutcome, DigestAuthenticator};
 use switchboard_sip::endpoint::ServerTxId;
+use switchboard_sip::guard::{Admission, Guard};
 use switchboard_sip::registrar::Registrar;
 use switchboard_sip::ua::{LegEvent, LegId, OutboundCall, UaOutput, UserAgent};
-use switchboard_sip::{HeadersExt as _, Peer, Request, response_to};
+use switchboard_sip::{HeadersExt as _, Peer, Request, Response, SipMessage, response_to};
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::Caller;
 use super::route::{Refusal, Router};
 use super::transport::Sender;
 use crate::call::{self, Services};
+use crate::config::IpNet;
 pub use crate::protocol::CoreInput;
 use crate::protocol::{AcdRequest, CallCommand, CallSetup};
 
@@ -36,6 +38,37 @@ const ACD_RETRY: Duration = Duration::from_millis(20);
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Inputs handled per wake before timers are looked at again.
 const BATCH: usize = 64;
+/// Most refusals held back for slowed sources at once; beyond it they are dropped unanswered.
+const MAX_DELAYED: usize = 10_000;
+
+/// The guard against password guessing, and the refusals it holds back.
+#[derive(Debug)]
+pub struct Defences {
+    /// Failure counts and bans.
+    pub guard: Guard,
+    /// Sources never slowed or banned.
+    pub never_ban: Vec<IpNet>,
+    /// Stateless refusals to send later, by due time (and a sequence number for ties).
+    delayed: BTreeMap<(Instant, u64), (ServerTxId, Response)>,
+    seq: u64,
+}
+
+impl Defences {
+    /// Defences with `guard`, sparing `never_ban`.
+    #[must_use]
+    pub fn new(guard: Guard, never_ban: Vec<IpNet>) -> Self {
+        Defences {
+            guard,
+            never_ban,
+            delayed: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    fn spared(&self, ip: std::net::IpAddr) -> bool {
+        self.never_ban.iter().any(|net| net.contains(ip))
+    }
+}
 
 /// The core's state.
 #[derive(Debug)]
@@ -43,6 +76,7 @@ pub struct Core {
     ua: UserAgent,
     registrar: Registrar,
     auth: DigestAuthenticator,
+    defences: Defences,
     router: Router,
     sender: Sender,
     /// Which call task owns each leg.
@@ -59,10 +93,15 @@ pub struct Core {
 impl Core {
     /// A core over its parts; `input` is the sending side of the channel [`Core::run`] reads.
     #[must_use]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the core's parts, each built by the server"
+    )]
     pub fn new(
         ua: UserAgent,
         registrar: Registrar,
         auth: DigestAuthenticator,
+        defences: Defences,
         router: Router,
         sender: Sender,
         input: mpsc::Sender<CoreInput>,
@@ -72,6 +111,7 @@ impl Core {
             ua,
             registrar,
             auth,
+            defences,
             router,
             sender,
             legs: HashMap::new(),
@@ -89,6 +129,7 @@ impl Core {
             let deadline = [
                 self.ua.poll_timeout(),
                 self.registrar.poll_timeout(),
+                self.defences.delayed.keys().next().map(|(at, _)| *at),
                 retry,
                 Some(next_report),
             ]
@@ -110,6 +151,7 @@ impl Core {
                 () = tokio::time::sleep_until(deadline.into()) => {
                     let now = Instant::now();
                     self.ua.handle_timeout(now);
+                    self.send_delayed(now);
                     for (user, binding) in self.registrar.sweep(now) {
                         tracing::info!(user = %user, contact = %binding.contact_display(), "registration expired");
                         if !self.registrar.is_registered(now, &user) {
@@ -118,6 +160,9 @@ impl Core {
                     }
                     if now >= next_report {
                         next_report = now + REPORT_EVERY;
+                        for source in self.defences.guard.sweep(now) {
+                            tracing::info!(source = %source, "sip ban lifted");
+                        }
                         self.report();
                     }
                 }
@@ -148,18 +193,32 @@ impl Core {
     /// What the core holds, for operators (and for spotting leaks under load).
     fn report(&self) {
         let (client_txs, server_txs) = self.ua.transaction_count();
+        let (guarded_sources, guarded_users, bans) = self.defences.guard.tracked();
+        let counters = self.defences.guard.counters();
         tracing::debug!(
             legs = self.ua.leg_count(),
             routed_legs = self.legs.len(),
             client_txs,
             server_txs,
+            guarded_sources,
+            guarded_users,
+            bans,
+            auth_failures = counters.failures,
+            bans_total = counters.bans,
+            banned_dropped = counters.dropped,
+            delayed = self.defences.delayed.len(),
             "sip core state"
         );
     }
 
     fn handle(&mut self, now: Instant, input: CoreInput) {
         match input {
-            CoreInput::Message { source, msg } => self.ua.handle_message(now, source, msg),
+            CoreInput::Message { source, msg } => {
+                if self.banned(now, source, &msg) {
+                    return;
+                }
+                self.ua.handle_message(now, source, msg);
+            }
             CoreInput::TcpUp { addr, writer } => self.sender.tcp_up(addr, writer),
             CoreInput::TcpDown { addr } => self.sender.tcp_down(addr),
             CoreInput::Call(command) => self.on_call_command(now, command),
@@ -239,14 +298,126 @@ impl Core {
                 }
                 response
             }
-            other => self.auth.unauthorized_response(now, request, &other, false),
+            other => {
+                self.refuse_credentials(now, tx, source, request, &other, false);
+                return;
+            }
         };
         self.ua.respond(now, tx, response);
     }
 
+    /// Drops what a banned source sends (unread beyond the parse the transport did), counted.
+    fn banned(&mut self, now: Instant, source: Peer, msg: &SipMessage) -> bool {
+        let ip = source.addr.ip();
+        if self.defences.spared(ip) {
+            return false;
+        }
+        match self.defences.guard.admit(now, ip) {
+            Admission::Allow => false,
+            Admission::Banned { .. } => {
+                tracing::trace!(source = %source.addr, request = matches!(msg, SipMessage::Request(_)), "banned source; dropped");
+                true
+            }
+        }
+    }
+
+    /// Answers a request whose credentials were missing or refused: statelessly (a stranger
+    /// gets one answer per request it sends, never retransmissions), late for a source that
+    /// keeps failing, not at all once this failure banned it. Every refusal of presented
+    /// credentials is a logged, counted failure.
+    fn refuse_credentials(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        source: Peer,
+        request: &Request,
+        outcome: &AuthOutcome,
+        proxy: bool,
+    ) {
+        let ip = source.addr.ip();
+        let spared = self.defences.spared(ip);
+        let mut delay = Duration::ZERO;
+        let refused = match outcome {
+            AuthOutcome::Forbidden(AuthError::WrongPassword) => Some("wrong-password"),
+            AuthOutcome::Forbidden(AuthError::UnknownUser) => Some("unknown-user"),
+            AuthOutcome::Forbidden(_) => Some("malformed"),
+            AuthOutcome::SpentNonce => Some("spent-nonce"),
+            AuthOutcome::Challenge { .. } | AuthOutcome::Authenticated { .. } => None,
+        };
+        if let Some(reason) = refused {
+            let user = claimed_user(request, proxy);
+            let method = request.method().to_string();
+            let reaction = if spared {
+                None
+            } else {
+                Some(self.defences.guard.failure(now, ip, &user))
+            };
+            let failures = reaction.map_or(0, |r| r.source_failures);
+            // One stable line per failure, for fail2ban (docs/security.md).
+            tracing::warn!(
+                source = %ip,
+                port = source.addr.port(),
+                user = ?user,
+                method = %method,
+                reason = %reason,
+                failures,
+                "sip auth failed"
+            );
+            if let Some(reaction) = reaction {
+                if reaction.user_alert {
+                    tracing::warn!(
+                        user = ?user,
+                        failures = reaction.user_failures,
+                        window_s = self.defences.guard.policy().window.as_secs(),
+                        "sip auth failing for one user from many sources"
+                    );
+                }
+                if let Some(until) = reaction.banned_until {
+                    tracing::warn!(
+                        source = %ip,
+                        failures,
+                        ban_s = until.saturating_duration_since(now).as_secs(),
+                        "sip source banned"
+                    );
+                    // Banned by this very failure: it hears nothing more, not even this.
+                    self.ua.discard(tx);
+                    return;
+                }
+                delay = reaction.delay;
+            }
+        } else if !spared {
+            delay = self.defences.guard.delay_for(now, ip);
+        }
+        let response = self
+            .auth
+            .unauthorized_response(now, request, outcome, proxy);
+        if delay.is_zero() {
+            self.ua.respond_stateless(now, tx, response);
+        } else if self.defences.delayed.len() < MAX_DELAYED {
+            self.defences.seq += 1;
+            let key = (now + delay, self.defences.seq);
+            self.defences.delayed.insert(key, (tx, response));
+        } else {
+            // Too many held back: a flood; it gets no answer at all.
+            self.ua.discard(tx);
+        }
+    }
+
+    /// Sends the held-back refusals that are due.
+    fn send_delayed(&mut self, now: Instant) {
+        while let Some(entry) = self.defences.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (tx, response) = entry.remove();
+            self.ua.respond_stateless(now, tx, response);
+        }
+    }
+
     fn on_invite(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: Request) {
         if let Some(refusal) = self.router.screen(&request) {
-            self.refuse(now, tx, &request, refusal);
+            // Nobody is authenticated yet: answered statelessly.
+            self.refuse(now, tx, &request, refusal, true);
             return;
         }
         let caller = match self
@@ -264,8 +435,7 @@ impl Core {
                 match outcome {
                     AuthOutcome::Authenticated { user } => Caller::Agent(user),
                     other => {
-                        let response = self.auth.unauthorized_response(now, &request, &other, true);
-                        self.ua.respond(now, tx, response);
+                        self.refuse_credentials(now, tx, source, &request, &other, true);
                         return;
                     }
                 }
@@ -274,7 +444,10 @@ impl Core {
         let routed = match self.router.route(now, &request, &caller, &self.registrar) {
             Ok(routed) => routed,
             Err(refusal) => {
-                self.refuse(now, tx, &request, refusal);
+                // A trunk's caller is trusted by address only: refused statelessly like any
+                // stranger; an agent's refusal is an ordinary transaction.
+                let stateless = matches!(caller, Caller::Trunk(_));
+                self.refuse(now, tx, &request, refusal, stateless);
                 return;
             }
         };
@@ -310,12 +483,23 @@ impl Core {
         ));
     }
 
-    fn refuse(&mut self, now: Instant, tx: ServerTxId, request: &Request, refusal: Refusal) {
+    fn refuse(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        request: &Request,
+        refusal: Refusal,
+        stateless: bool,
+    ) {
         let mut response = response_to(request, StatusCode::from(refusal.code), Some(refusal.tag));
         if matches!(refusal.code, 406 | 415) {
             response.headers.insert(Name::ACCEPT, "application/sdp");
         }
-        self.ua.respond(now, tx, response);
+        if stateless {
+            self.ua.respond_stateless(now, tx, response);
+        } else {
+            self.ua.respond(now, tx, response);
+        }
     }
 
     /// An agent's phone came (its first binding) or went (its last one ended): the ACD hears.
@@ -385,6 +569,29 @@ impl Core {
 
 /// The methods we accept.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, NOTIFY";
+
+/// The user a refused request claimed to be: its credentials' username, else its From user
+/// (attacker-chosen either way: logged quoted, and cut by the guard).
+fn claimed_user(request: &Request, proxy: bool) -> String {
+    let header = if proxy {
+        Name::PROXY_AUTHORIZATION
+    } else {
+        Name::AUTHORIZATION
+    };
+    request
+        .headers
+        .get_raw(&header)
+        .find_map(|value| switchboard_sip::auth::Credentials::parse(value).ok())
+        .map(|creds| creds.username)
+        .or_else(|| {
+            request
+                .headers
+                .get::<ezk_sip_types::header::typed::FromTo>(Name::FROM)
+                .ok()
+                .and_then(|from| switchboard_sip::uri_user(&from.uri.uri))
+        })
+        .unwrap_or_default()
+}
 
 fn leg_of(event: &LegEvent) -> LegId {
     match event {

@@ -60,6 +60,8 @@ pub struct Router {
     dialplans: Arc<DialplanStore>,
     /// `*47N`: pause reason by code N.
     pause_reasons: BTreeMap<String, String>,
+    /// Trunk callers hear 480 for an agent with no phone (else 404, as for no such number).
+    reveal_unregistered: bool,
 }
 
 impl Router {
@@ -74,7 +76,16 @@ impl Router {
             directory,
             dialplans,
             pause_reasons,
+            reveal_unregistered: false,
         }
+    }
+
+    /// Whether trunk callers may tell an unregistered agent (480) from a number that does not
+    /// exist (404); by default they cannot.
+    #[must_use]
+    pub fn reveal_unregistered(mut self, reveal: bool) -> Router {
+        self.reveal_unregistered = reveal;
+        self
     }
 
     /// The agents and trunks.
@@ -191,6 +202,10 @@ impl Router {
             let targets = self.contacts(now, &dialled, from.clone(), max_forwards, registrar);
             if targets.is_empty() {
                 tracing::info!(%caller, target = %crate::redact::number(&dialled), "INVITE to an unregistered agent");
+                if matches!(caller, Caller::Trunk(_)) && !self.reveal_unregistered {
+                    // Word for word the answer to a number that does not exist.
+                    return Err(Refusal::new(404, "sb-404"));
+                }
                 return Err(Refusal::new(480, "sb-480"));
             }
             return Ok(Routed {
