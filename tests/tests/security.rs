@@ -377,3 +377,79 @@ fn svcrack_finds_no_password_and_is_banned_with_or_without_reusing_nonces() {
         assert!(!log.contains("registered"), "{run}: {log}");
     }
 }
+
+/// Whether the server closed `stream` within `wait` (a read returning 0 or an error).
+fn closed_within(stream: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn tcp_connections_are_limited_per_source_and_udp_keeps_working() {
+    let sb = Switchboard::start_config(Config::shipped().set("sip", "tcp_max_per_source", "5"));
+    let mut held: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(sb.sip).expect("connect"))
+        .collect();
+    let closed: Vec<bool> = held
+        .iter_mut()
+        .map(|s| closed_within(s, Duration::from_millis(700)))
+        .collect();
+    assert_eq!(
+        closed,
+        [false, false, false, false, false, true, true, true],
+        "the first five stay open, the rest are closed at once"
+    );
+    // Signalling over UDP is not affected.
+    let reply =
+        switchboard_tests::options(sb.sip, Duration::from_secs(3)).expect("OPTIONS over UDP");
+    assert!(reply.starts_with("SIP/2.0 200"), "{reply}");
+    // A connection that closes frees its place.
+    held.truncate(4);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut again = std::net::TcpStream::connect(sb.sip).expect("connect");
+    assert!(!closed_within(&mut again, Duration::from_millis(700)));
+    assert!(
+        sb.log()
+            .contains("TCP connection refused: too many connections"),
+        "{}",
+        sb.log()
+    );
+}
+
+#[test]
+fn a_message_trickled_a_byte_at_a_time_is_cut_off_at_its_deadline() {
+    use std::io::Write;
+    let sb = Switchboard::start_config(Config::shipped().set("sip", "tcp_message_timeout_s", "2"));
+    let mut slow = std::net::TcpStream::connect(sb.sip).expect("connect");
+    let started = Instant::now();
+    let head =
+        b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKslow\r\n";
+    let mut cut = None;
+    // One byte every 200 ms: an idle timer restarted by each byte would never fire.
+    for byte in head.iter().cycle().take(40) {
+        if slow.write_all(&[*byte]).is_err() || closed_within(&mut slow, Duration::from_millis(200))
+        {
+            cut = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut = cut.expect("the trickling connection was never closed");
+    assert!(
+        cut >= Duration::from_millis(1_800) && cut < Duration::from_secs(5),
+        "closed after {cut:?}"
+    );
+    assert!(
+        sb.log().contains("TCP message not complete in time"),
+        "{}",
+        sb.log()
+    );
+}

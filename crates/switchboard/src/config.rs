@@ -94,6 +94,12 @@ pub struct SipConfig {
     pub t2_ms: u64,
     /// RFC 3261 T4, ms.
     pub t4_ms: u64,
+    /// Most TCP connections accepted at once (beyond it new ones are closed at once).
+    pub tcp_max_connections: usize,
+    /// Most TCP connections accepted at once from one address.
+    pub tcp_max_per_source: usize,
+    /// Seconds a message on a TCP connection may take from its first byte to its last.
+    pub tcp_message_timeout_s: u64,
 }
 
 impl Default for SipConfig {
@@ -109,6 +115,9 @@ impl Default for SipConfig {
             t1_ms: 500,
             t2_ms: 4000,
             t4_ms: 5000,
+            tcp_max_connections: 4096,
+            tcp_max_per_source: 32,
+            tcp_message_timeout_s: 10,
         }
     }
 }
@@ -384,6 +393,30 @@ impl Config {
         self.media.validate()?;
         self.recording.validate()?;
         self.security.validate()?;
+        for (key, value) in [
+            ("sip.tcp_max_connections", self.sip.tcp_max_connections),
+            ("sip.tcp_max_per_source", self.sip.tcp_max_per_source),
+            (
+                "sip.tcp_message_timeout_s",
+                self.sip.tcp_message_timeout_s as usize,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(
+                    key.into(),
+                    "0 would refuse every TCP connection or message; give at least 1".into(),
+                );
+            }
+        }
+        if self.sip.tcp_max_per_source > self.sip.tcp_max_connections {
+            return invalid(
+                "sip.tcp_max_per_source".into(),
+                format!(
+                    "{} is more than tcp_max_connections ({})",
+                    self.sip.tcp_max_per_source, self.sip.tcp_max_connections
+                ),
+            );
+        }
         self.acd.validate()?;
         let mut queue_names = HashSet::new();
         for (i, queue) in self.queues.iter().enumerate() {

@@ -231,9 +231,11 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     let stats = Arc::new(TransportStats::default());
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
     let sender = Sender::new(udp_sockets.first().cloned(), core_tx.clone(), stats.clone());
+    let (bans_tx, bans) = tokio::sync::watch::channel(Arc::new(std::collections::HashMap::new()));
     let defences = crate::sip::core::Defences::new(
         switchboard_sip::guard::Guard::new(config.security.guard_policy()),
         config.security.never_ban.clone(),
+        bans_tx,
     );
     let core = Core::new(
         ua,
@@ -246,13 +248,25 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         services,
     );
     for socket in udp_sockets {
-        tokio::spawn(transport::run_udp(socket, core_tx.clone(), stats.clone()));
+        tokio::spawn(transport::run_udp(
+            socket,
+            core_tx.clone(),
+            stats.clone(),
+            bans.clone(),
+        ));
     }
+    let limits = transport::TcpLimits {
+        max_connections: config.sip.tcp_max_connections,
+        max_per_source: config.sip.tcp_max_per_source,
+        message_timeout: Duration::from_secs(config.sip.tcp_message_timeout_s),
+    };
     for listener in tcp_listeners {
         tokio::spawn(transport::run_tcp_listener(
             listener,
             core_tx.clone(),
             stats.clone(),
+            bans.clone(),
+            limits,
         ));
     }
     drop(core_tx);

@@ -34,6 +34,12 @@ impl StreamFramer {
         }
     }
 
+    /// Bytes held that do not make a whole frame yet (a message still arriving).
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Appends bytes read from the stream.
     pub fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ezk_sip_types::{Method, Name, StatusCode};
+use std::net::IpAddr;
 use switchboard_sip::auth::{AuthError, AuthOutcome, DigestAuthenticator};
 use switchboard_sip::endpoint::ServerTxId;
 use switchboard_sip::guard::{Admission, Guard};
 use switchboard_sip::registrar::Registrar;
 use switchboard_sip::ua::{LegEvent, LegId, OutboundCall, UaOutput, UserAgent};
 use switchboard_sip::{HeadersExt as _, Peer, Request, Response, SipMessage, response_to};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::directory::Caller;
 use super::route::{Refusal, Router};
@@ -51,18 +52,37 @@ pub struct Defences {
     /// Stateless refusals to send later, by due time (and a sequence number for ties).
     delayed: BTreeMap<(Instant, u64), (ServerTxId, Response)>,
     seq: u64,
+    /// The ban list as the transports see it (they drop banned sources before parsing).
+    published: watch::Sender<Arc<HashMap<IpAddr, Instant>>>,
 }
 
 impl Defences {
-    /// Defences with `guard`, sparing `never_ban`.
+    /// Defences with `guard`, sparing `never_ban`, publishing bans to the transports on
+    /// `published`.
     #[must_use]
-    pub fn new(guard: Guard, never_ban: Vec<IpNet>) -> Self {
+    pub fn new(
+        guard: Guard,
+        never_ban: Vec<IpNet>,
+        published: watch::Sender<Arc<HashMap<IpAddr, Instant>>>,
+    ) -> Self {
         Defences {
             guard,
             never_ban,
             delayed: BTreeMap::new(),
             seq: 0,
+            published,
         }
+    }
+
+    /// Hands the transports the bans in force (called when the list changes: rare).
+    fn publish(&self, now: Instant) {
+        let bans: HashMap<IpAddr, Instant> = self
+            .guard
+            .bans(now)
+            .into_iter()
+            .map(|ban| (ban.source, ban.until))
+            .collect();
+        self.published.send_replace(Arc::new(bans));
     }
 
     fn spared(&self, ip: std::net::IpAddr) -> bool {
@@ -160,8 +180,12 @@ impl Core {
                     }
                     if now >= next_report {
                         next_report = now + REPORT_EVERY;
-                        for source in self.defences.guard.sweep(now) {
+                        let lifted = self.defences.guard.sweep(now);
+                        for source in &lifted {
                             tracing::info!(source = %source, "sip ban lifted");
+                        }
+                        if !lifted.is_empty() {
+                            self.defences.publish(now);
                         }
                         self.report();
                     }
@@ -381,6 +405,7 @@ impl Core {
                     );
                     // Banned by this very failure: it hears nothing more, not even this.
                     self.ua.discard(tx);
+                    self.defences.publish(now);
                     return;
                 }
                 delay = reaction.delay;

@@ -3,9 +3,14 @@
 //! requests statelessly, and hand checked messages to the SIP core through a bounded channel.
 //! When the core's channel is full a new request is shed with 503 + Retry-After, never queued
 //! without limit.
+//!
+//! Sources the core has banned for guessing passwords are dropped here, before parsing, from a
+//! snapshot the core publishes when its ban list changes. TCP connections are limited in total
+//! and per source, and a message must arrive whole within a deadline from its first byte (a
+//! sender trickling one byte at a time is cut off, whatever its pace).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +21,7 @@ use switchboard_sip::wire::{self, Frame, StreamFramer, WireError};
 use switchboard_sip::{Peer, SipMessage, Transport, response_to};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::core::CoreInput;
 
@@ -27,6 +32,8 @@ const TCP_WRITE_QUEUE: usize = 256;
 /// An idle TCP connection (no bytes either way) is closed after this long (RFC 5626 keepalives
 /// every ~2 minutes keep a registered phone's flow open).
 const TCP_IDLE: Duration = Duration::from_secs(600);
+/// The message deadline on connections we opened (to a peer we chose).
+const OUTBOUND_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Counters the transports keep (exported as metrics later).
 #[derive(Debug, Default)]
@@ -37,6 +44,31 @@ pub struct TransportStats {
     pub rejected_malformed: AtomicU64,
     /// Requests shed with 503 because the core was saturated.
     pub shed_overload: AtomicU64,
+    /// Datagrams and connections from banned sources dropped unread.
+    pub dropped_banned: AtomicU64,
+    /// TCP connections closed at once: too many in total or from their source.
+    pub tcp_refused: AtomicU64,
+    /// TCP connections closed because a message did not arrive whole in time.
+    pub tcp_message_timeouts: AtomicU64,
+}
+
+/// The banned sources and when each ban ends, as last published by the SIP core.
+pub type Bans = watch::Receiver<Arc<HashMap<IpAddr, Instant>>>;
+
+fn is_banned(bans: &Bans, ip: IpAddr) -> bool {
+    let bans = bans.borrow();
+    !bans.is_empty() && bans.get(&ip).is_some_and(|until| Instant::now() < *until)
+}
+
+/// Limits on accepted TCP connections.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// At once, in total.
+    pub max_connections: usize,
+    /// At once, from one address.
+    pub max_per_source: usize,
+    /// From a message's first byte to its last.
+    pub message_timeout: Duration,
 }
 
 /// Sends bytes on whichever transport a [`Peer`] names. Owned by the SIP core.
@@ -117,7 +149,13 @@ impl Sender {
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
-                    run_tcp_connection(stream, addr, writer, queue, core, stats).await
+                    let conn = Connection {
+                        addr,
+                        core,
+                        stats,
+                        message_timeout: OUTBOUND_MESSAGE_TIMEOUT,
+                    };
+                    conn.run(stream, writer, queue).await;
                 }
                 Ok(Err(err)) => tracing::info!(%addr, %err, "TCP connect failed"),
                 Err(_) => tracing::info!(%addr, "TCP connect timed out"),
@@ -131,6 +169,7 @@ pub async fn run_udp(
     socket: Arc<UdpSocket>,
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
+    bans: Bans,
 ) {
     let mut buf = vec![0u8; wire::MAX_DATAGRAM];
     let mut limiter = LogLimiter::default();
@@ -143,6 +182,10 @@ pub async fn run_udp(
                 continue;
             }
         };
+        if is_banned(&bans, addr.ip()) {
+            stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let peer = Peer {
             transport: Transport::Udp,
             addr,
@@ -166,22 +209,85 @@ pub async fn run_udp(
     }
 }
 
-/// Accepts TCP connections until the listener fails.
+/// Accepts TCP connections until the listener fails, within `limits`; a banned source's
+/// connection is closed at once.
 pub async fn run_tcp_listener(
     listener: TcpListener,
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
+    bans: Bans,
+    limits: TcpLimits,
 ) {
+    // The listener owns the counts; each connection reports its end on `closed`.
+    let (closed_tx, mut closed) = mpsc::unbounded_channel::<IpAddr>();
+    let mut per_source: HashMap<IpAddr, usize> = HashMap::new();
+    let mut total = 0usize;
+    let mut limiter = LogLimiter::default();
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(ip) = closed.recv() => {
+                total = total.saturating_sub(1);
+                if let Some(n) = per_source.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_source.remove(&ip);
+                    }
+                }
+                continue;
+            }
+        };
+        match accepted {
             Ok((stream, addr)) => {
+                let ip = addr.ip();
+                if is_banned(&bans, ip) {
+                    stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
+                    continue; // dropping the stream closes it
+                }
+                let from_source = per_source.get(&ip).copied().unwrap_or(0);
+                if total >= limits.max_connections || from_source >= limits.max_per_source {
+                    stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                    if limiter.allow(Instant::now()) {
+                        tracing::warn!(
+                            source = %ip,
+                            from_source,
+                            total,
+                            max_per_source = limits.max_per_source,
+                            max_connections = limits.max_connections,
+                            "TCP connection refused: too many connections"
+                        );
+                    }
+                    continue;
+                }
+                total += 1;
+                *per_source.entry(ip).or_default() += 1;
                 let (writer, queue) = mpsc::channel(TCP_WRITE_QUEUE);
-                let core = core.clone();
-                let stats = stats.clone();
-                tokio::spawn(run_tcp_connection(stream, addr, writer, queue, core, stats));
+                let conn = Connection {
+                    addr,
+                    core: core.clone(),
+                    stats: stats.clone(),
+                    message_timeout: limits.message_timeout,
+                };
+                let closed_tx = closed_tx.clone();
+                tokio::spawn(async move {
+                    conn.run(stream, writer, queue).await;
+                    let _ = closed_tx.send(ip);
+                });
             }
             Err(err) => {
-                tracing::warn!(%err, "TCP accept failed");
+                // Out of descriptors (EMFILE/ENFILE): TCP waits for connections to close; UDP
+                // sockets are already open and keep carrying calls.
+                if matches!(err.raw_os_error(), Some(23 | 24)) {
+                    if limiter.allow(Instant::now()) {
+                        tracing::error!(
+                            %err,
+                            open_tcp = total,
+                            "out of file descriptors: new TCP connections wait; raise the limit (ulimit -n / LimitNOFILE) or lower sip.tcp_max_connections"
+                        );
+                    }
+                } else {
+                    tracing::warn!(%err, "TCP accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -189,75 +295,116 @@ pub async fn run_tcp_listener(
 }
 
 /// One TCP connection: frames what arrives, writes what the core queues.
-async fn run_tcp_connection(
-    mut stream: TcpStream,
+struct Connection {
     addr: SocketAddr,
-    writer: mpsc::Sender<Bytes>,
-    mut queue: mpsc::Receiver<Bytes>,
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
-) {
-    let _ = stream.set_nodelay(true);
-    if core.send(CoreInput::TcpUp { addr, writer }).await.is_err() {
-        return;
-    }
-    let peer = Peer {
-        transport: Transport::Tcp,
-        addr,
-    };
-    let mut framer = StreamFramer::new(MAX_STREAM_MESSAGE);
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut limiter = LogLimiter::default();
-    let (mut reader, mut write_half) = stream.split();
-    'conn: loop {
-        tokio::select! {
-            read = tokio::time::timeout(TCP_IDLE, reader.read(&mut buf)) => {
-                let n = match read {
-                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break 'conn,
-                    Ok(Ok(n)) => n,
-                };
-                framer.push(&buf[..n]);
-                while let Some(frame) = framer.next_frame() {
-                    match frame {
-                        Ok(Frame::Message(bytes)) => match wire::parse_message(&bytes) {
-                            Ok(msg) => {
-                                if let Some(reply) = offer(&core, peer, msg, &stats)
-                                    && write_half.write_all(&reply).await.is_err()
-                                {
+    message_timeout: Duration,
+}
+
+impl Connection {
+    async fn run(
+        self,
+        mut stream: TcpStream,
+        writer: mpsc::Sender<Bytes>,
+        mut queue: mpsc::Receiver<Bytes>,
+    ) {
+        let Connection {
+            addr,
+            core,
+            stats,
+            message_timeout,
+        } = self;
+        let _ = stream.set_nodelay(true);
+        if core.send(CoreInput::TcpUp { addr, writer }).await.is_err() {
+            return;
+        }
+        let peer = Peer {
+            transport: Transport::Tcp,
+            addr,
+        };
+        let mut framer = StreamFramer::new(MAX_STREAM_MESSAGE);
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut limiter = LogLimiter::default();
+        // When the message now arriving must be complete (None between messages).
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let (mut reader, mut write_half) = stream.split();
+        'conn: loop {
+            let cut_off = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                read = tokio::time::timeout(TCP_IDLE, reader.read(&mut buf)) => {
+                    let n = match read {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break 'conn,
+                        Ok(Ok(n)) => n,
+                    };
+                    framer.push(&buf[..n]);
+                    let mut completed = false;
+                    while let Some(frame) = framer.next_frame() {
+                        completed = true;
+                        match frame {
+                            Ok(Frame::Message(bytes)) => match wire::parse_message(&bytes) {
+                                Ok(msg) => {
+                                    if let Some(reply) = offer(&core, peer, msg, &stats)
+                                        && write_half.write_all(&reply).await.is_err()
+                                    {
+                                        break 'conn;
+                                    }
+                                }
+                                Err(err) => {
+                                    if let Some(reply) = reject(&err, &stats, &mut limiter, peer)
+                                        && write_half.write_all(&reply).await.is_err()
+                                    {
+                                        break 'conn;
+                                    }
+                                }
+                            },
+                            // RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
+                            Ok(Frame::KeepAlivePing) => {
+                                if write_half.write_all(b"\r\n").await.is_err() {
                                     break 'conn;
                                 }
                             }
+                            Ok(Frame::KeepAlivePong) => {}
                             Err(err) => {
-                                if let Some(reply) = reject(&err, &stats, &mut limiter, peer)
-                                    && write_half.write_all(&reply).await.is_err()
-                                {
-                                    break 'conn;
-                                }
-                            }
-                        },
-                        // RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
-                        Ok(Frame::KeepAlivePing) => {
-                            if write_half.write_all(b"\r\n").await.is_err() {
+                                tracing::info!(%addr, %err, "TCP stream broken; closing");
                                 break 'conn;
                             }
                         }
-                        Ok(Frame::KeepAlivePong) => {}
-                        Err(err) => {
-                            tracing::info!(%addr, %err, "TCP stream broken; closing");
-                            break 'conn;
-                        }
+                    }
+                    // The clock starts at a message's first byte and is not reset by the next.
+                    if framer.pending() == 0 {
+                        deadline = None;
+                    } else if deadline.is_none() || completed {
+                        deadline = Some(tokio::time::Instant::now() + message_timeout);
+                    }
+                }
+                () = cut_off => {
+                    stats.tcp_message_timeouts.fetch_add(1, Ordering::Relaxed);
+                    if limiter.allow(Instant::now()) {
+                        tracing::info!(
+                            %addr,
+                            pending = framer.pending(),
+                            timeout_s = message_timeout.as_secs(),
+                            "TCP message not complete in time; closing"
+                        );
+                    }
+                    break 'conn;
+                }
+                out = queue.recv() => {
+                    let Some(bytes) = out else { break 'conn };
+                    if write_half.write_all(&bytes).await.is_err() {
+                        break 'conn;
                     }
                 }
             }
-            out = queue.recv() => {
-                let Some(bytes) = out else { break 'conn };
-                if write_half.write_all(&bytes).await.is_err() {
-                    break 'conn;
-                }
-            }
         }
+        let _ = core.send(CoreInput::TcpDown { addr }).await;
     }
-    let _ = core.send(CoreInput::TcpDown { addr }).await;
 }
 
 /// Hands a parsed message to the core. Returns a 503 to send back when the core is saturated and
