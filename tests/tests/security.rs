@@ -453,3 +453,88 @@ fn a_message_trickled_a_byte_at_a_time_is_cut_off_at_its_deadline() {
         sb.log()
     );
 }
+
+#[test]
+fn a_flood_from_one_stranger_does_not_keep_real_calls_out() {
+    if !switchboard_tests::require_tool("sipp") {
+        return;
+    }
+    // The demo trunk narrowed to 127.0.0.1 (the legitimate caller and the agent's phone); the
+    // flood comes from 127.0.0.5, a stranger.
+    let sb = Switchboard::start_config(Config::shipped().set_entry(
+        "trunks",
+        "local",
+        "allow_from",
+        "[\"127.0.0.1/32\"]",
+    ));
+    let agent_port = switchboard_tests::free_port();
+    switchboard_tests::phone::register(&sb, "1002", agent_port);
+    let calls = "30";
+    let agent = switchboard_tests::Sipp::new("agent_answer.xml", None, agent_port)
+        .arg(&["-m", calls])
+        .spawn();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (caller, flood) = std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            let socket = UdpSocket::bind("127.0.0.5:0").expect("bind 127.0.0.5");
+            socket
+                .set_read_timeout(Some(Duration::from_millis(1)))
+                .expect("timeout");
+            let port = socket.local_addr().expect("local").port();
+            let (mut sent, mut answers) = (0u64, 0u64);
+            let mut buf = vec![0u8; 65_535];
+            let started = Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(20)
+                && sent < 2_000_000
+            {
+                for _ in 0..200 {
+                    let invite = format!(
+                        "INVITE sip:7777@127.0.0.1 SIP/2.0\r\n\
+                         Via: SIP/2.0/UDP 127.0.0.5:{port};branch=z9hG4bKflood{sent}\r\n\
+                         Max-Forwards: 70\r\nFrom: <sip:flood@127.0.0.5>;tag=f{sent}\r\n\
+                         To: <sip:7777@127.0.0.1>\r\nCall-ID: flood-{sent}@127.0.0.5\r\n\
+                         CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    if socket.send_to(invite.as_bytes(), sb.sip).is_ok() {
+                        sent += 1;
+                    }
+                }
+                while socket.recv_from(&mut buf).is_ok() {
+                    answers += 1;
+                }
+            }
+            (sent, answers, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let caller = switchboard_tests::Sipp::new(
+            "caller_bye.xml",
+            Some(sb.sip),
+            switchboard_tests::free_port(),
+        )
+        .arg(&["-s", "1002", "-m", calls, "-r", "10"])
+        .run();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (caller, flood.join().expect("flood"))
+    });
+    let agent = agent.wait();
+    let (sent, answers, took) = flood;
+    eprintln!("flood: {sent} INVITEs in {took:?}, {answers} answered; {calls} of {calls} real calls completed");
+    assert!(
+        caller.ok(),
+        "legitimate calls failed under a flood of {sent} INVITEs: {}\n{}",
+        caller.errors,
+        sb.log_tail(40)
+    );
+    assert!(agent.ok(), "{}", agent.errors);
+    // The stranger was heard at its rate (50/s, 100 at once) and no more.
+    let allowed = 100.0 + 50.0 * took.as_secs_f64();
+    assert!(
+        (answers as f64) <= allowed * 1.1 + 10.0,
+        "{answers} answers to {sent} INVITEs in {took:?}"
+    );
+    assert!(
+        sent > 10 * answers,
+        "the flood was not a flood: {sent} sent"
+    );
+}

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod guard;
+pub mod limit;
 pub mod message;
 pub mod registrar;
 pub mod sdp;

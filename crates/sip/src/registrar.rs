@@ -225,6 +225,18 @@ impl Registrar {
         })
     }
 
+    /// The addresses live bindings' flows reach (registered phones), for the transports to
+    /// tell known phones from strangers.
+    #[must_use]
+    pub fn flow_ips(&self, now: Instant) -> std::collections::HashSet<std::net::IpAddr> {
+        self.bindings
+            .values()
+            .flatten()
+            .filter(|b| b.expires_at > now)
+            .map(|b| b.flow.addr.ip())
+            .collect()
+    }
+
     /// Removes lapsed bindings and returns them.
     pub fn sweep(&mut self, now: Instant) -> Vec<(String, Binding)> {
         let mut gone = Vec::new();

@@ -232,11 +232,20 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
     let sender = Sender::new(udp_sockets.first().cloned(), core_tx.clone(), stats.clone());
     let (bans_tx, bans) = tokio::sync::watch::channel(Arc::new(std::collections::HashMap::new()));
+    let (registered_tx, registered) =
+        tokio::sync::watch::channel(Arc::new(std::collections::HashSet::new()));
     let defences = crate::sip::core::Defences::new(
         switchboard_sip::guard::Guard::new(config.security.guard_policy()),
         config.security.never_ban.clone(),
         bans_tx,
+        registered_tx,
     );
+    let trusted: Vec<crate::config::IpNet> = config
+        .trunks
+        .iter()
+        .flat_map(|t| t.allow_from.iter().copied())
+        .chain(config.security.never_ban.iter().copied())
+        .collect();
     let core = Core::new(
         ua,
         registrar,
@@ -248,11 +257,21 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         services,
     );
     for socket in udp_sockets {
+        let gate = transport::Gate::new(
+            bans.clone(),
+            registered.clone(),
+            trusted.clone(),
+            switchboard_sip::limit::RateLimiter::new(
+                config.security.source_rate,
+                config.security.source_burst,
+                65_536,
+            ),
+        );
         tokio::spawn(transport::run_udp(
             socket,
             core_tx.clone(),
             stats.clone(),
-            bans.clone(),
+            gate,
         ));
     }
     let limits = transport::TcpLimits {

@@ -37,6 +37,11 @@ pub struct SecurityConfig {
     pub auth_user_alert_after: u32,
     /// Networks never slowed or banned (a partner site's NAT, the monitoring host).
     pub never_ban: Vec<IpNet>,
+    /// SIP messages per second one address may send when it is neither a trunk, a registered
+    /// phone nor in `never_ban` (beyond it they are dropped before they are parsed).
+    pub source_rate: u32,
+    /// How many such messages it may send at once (the bucket).
+    pub source_burst: u32,
     /// Whether a trunk caller dialling an agent whose phone is not registered hears 480
     /// (true) or the same 404 as for a number that does not exist (false: a scanner on a trunk
     /// cannot tell which extensions exist).
@@ -54,6 +59,8 @@ impl Default for SecurityConfig {
             auth_ban_s: 600,
             auth_user_alert_after: 20,
             never_ban: Vec::new(),
+            source_rate: 50,
+            source_burst: 100,
             reveal_unregistered: false,
         }
     }
@@ -71,6 +78,14 @@ impl SecurityConfig {
             return invalid(
                 "auth_ban_s",
                 "0: give bans a duration, or set auth_ban_after = 0 to never ban".to_owned(),
+            );
+        }
+        if self.source_rate == 0 || self.source_burst == 0 {
+            return invalid(
+                "source_rate",
+                "0 would refuse every unknown phone's first REGISTER; give at least 1 (and a \
+                 burst of at least 1)"
+                    .to_owned(),
             );
         }
         if self.auth_slow_max_ms > 30_000 {

@@ -54,16 +54,19 @@ pub struct Defences {
     seq: u64,
     /// The ban list as the transports see it (they drop banned sources before parsing).
     published: watch::Sender<Arc<HashMap<IpAddr, Instant>>>,
+    /// Registered phones' addresses as the transports see them (not rate-limited).
+    registered: watch::Sender<Arc<std::collections::HashSet<IpAddr>>>,
 }
 
 impl Defences {
     /// Defences with `guard`, sparing `never_ban`, publishing bans to the transports on
-    /// `published`.
+    /// `published` and registered phones' addresses on `registered`.
     #[must_use]
     pub fn new(
         guard: Guard,
         never_ban: Vec<IpNet>,
         published: watch::Sender<Arc<HashMap<IpAddr, Instant>>>,
+        registered: watch::Sender<Arc<std::collections::HashSet<IpAddr>>>,
     ) -> Self {
         Defences {
             guard,
@@ -71,6 +74,15 @@ impl Defences {
             delayed: BTreeMap::new(),
             seq: 0,
             published,
+            registered,
+        }
+    }
+
+    /// Hands the transports the registered phones' addresses, when they changed.
+    fn publish_registered(&self, registrar: &Registrar, now: Instant) {
+        let ips = registrar.flow_ips(now);
+        if **self.registered.borrow() != ips {
+            self.registered.send_replace(Arc::new(ips));
         }
     }
 
@@ -172,11 +184,16 @@ impl Core {
                     let now = Instant::now();
                     self.ua.handle_timeout(now);
                     self.send_delayed(now);
+                    let mut expired = false;
                     for (user, binding) in self.registrar.sweep(now) {
+                        expired = true;
                         tracing::info!(user = %user, contact = %binding.contact_display(), "registration expired");
                         if !self.registrar.is_registered(now, &user) {
                             self.device(now, &user, false);
                         }
+                    }
+                    if expired {
+                        self.defences.publish_registered(&self.registrar, now);
                     }
                     if now >= next_report {
                         next_report = now + REPORT_EVERY;
@@ -320,6 +337,7 @@ impl Core {
                 if before != after {
                     self.device(now, &user, after);
                 }
+                self.defences.publish_registered(&self.registrar, now);
                 response
             }
             other => {

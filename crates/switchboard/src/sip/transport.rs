@@ -46,6 +46,10 @@ pub struct TransportStats {
     pub shed_overload: AtomicU64,
     /// Datagrams and connections from banned sources dropped unread.
     pub dropped_banned: AtomicU64,
+    /// Datagrams from strangers over their rate, dropped unread.
+    pub dropped_rate: AtomicU64,
+    /// Strangers' requests dropped because the core was busy (known senders still served).
+    pub shed_strangers: AtomicU64,
     /// TCP connections closed at once: too many in total or from their source.
     pub tcp_refused: AtomicU64,
     /// TCP connections closed because a message did not arrive whole in time.
@@ -58,6 +62,77 @@ pub type Bans = watch::Receiver<Arc<HashMap<IpAddr, Instant>>>;
 fn is_banned(bans: &Bans, ip: IpAddr) -> bool {
     let bans = bans.borrow();
     !bans.is_empty() && bans.get(&ip).is_some_and(|until| Instant::now() < *until)
+}
+
+/// The addresses of registered phones, as last published by the SIP core.
+pub type Registered = watch::Receiver<Arc<std::collections::HashSet<IpAddr>>>;
+
+/// What a UDP task checks before parsing a datagram: bans, and a rate limit for strangers
+/// (neither a trunk, nor a registered phone, nor a spared network).
+#[derive(Debug)]
+pub struct Gate {
+    /// Bans published by the core.
+    pub bans: Bans,
+    /// Registered phones' addresses published by the core.
+    pub registered: Registered,
+    /// Trunks' networks and `[security] never_ban`: never limited.
+    pub trusted: Vec<crate::config::IpNet>,
+    /// Per-source buckets for everyone else.
+    pub limiter: switchboard_sip::limit::RateLimiter,
+    last_sweep: Option<Instant>,
+}
+
+/// Who sent a datagram, as far as the gate can tell without parsing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A trunk, a registered phone, a spared network.
+    Known,
+    /// Anyone else, within its rate.
+    Stranger,
+}
+
+impl Gate {
+    /// A gate over the core's publications and the configured trusted networks.
+    #[must_use]
+    pub fn new(
+        bans: Bans,
+        registered: Registered,
+        trusted: Vec<crate::config::IpNet>,
+        limiter: switchboard_sip::limit::RateLimiter,
+    ) -> Gate {
+        Gate {
+            bans,
+            registered,
+            trusted,
+            limiter,
+            last_sweep: None,
+        }
+    }
+
+    /// `None`: drop the datagram unread.
+    fn check(&mut self, now: Instant, ip: IpAddr, stats: &TransportStats) -> Option<Origin> {
+        if is_banned(&self.bans, ip) {
+            stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if self.trusted.iter().any(|net| net.contains(ip)) || self.registered.borrow().contains(&ip)
+        {
+            return Some(Origin::Known);
+        }
+        if self
+            .last_sweep
+            .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(5))
+        {
+            self.limiter.sweep(now);
+            self.last_sweep = Some(now);
+        }
+        if self.limiter.allow(now, ip) {
+            Some(Origin::Stranger)
+        } else {
+            stats.dropped_rate.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 /// Limits on accepted TCP connections.
@@ -169,7 +244,7 @@ pub async fn run_udp(
     socket: Arc<UdpSocket>,
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
-    bans: Bans,
+    mut gate: Gate,
 ) {
     let mut buf = vec![0u8; wire::MAX_DATAGRAM];
     let mut limiter = LogLimiter::default();
@@ -182,10 +257,9 @@ pub async fn run_udp(
                 continue;
             }
         };
-        if is_banned(&bans, addr.ip()) {
-            stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
+        let Some(sender) = gate.check(Instant::now(), addr.ip(), &stats) else {
             continue;
-        }
+        };
         let peer = Peer {
             transport: Transport::Udp,
             addr,
@@ -196,6 +270,14 @@ pub async fn run_udp(
         }
         match wire::parse_message(datagram) {
             Ok(msg) => {
+                if sender == Origin::Stranger && busy(&core) {
+                    // The core is backing up: strangers wait outside, silently, so that
+                    // trunks, phones and calls in progress keep its attention.
+                    if matches!(msg, SipMessage::Request(_)) {
+                        stats.shed_strangers.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
                 if let Some(reply) = offer(&core, peer, msg, &stats) {
                     let _ = socket.try_send_to(&reply, addr);
                 }
@@ -405,6 +487,11 @@ impl Connection {
         }
         let _ = core.send(CoreInput::TcpDown { addr }).await;
     }
+}
+
+/// Whether the core's queue is more than a quarter full.
+fn busy(core: &mpsc::Sender<CoreInput>) -> bool {
+    core.capacity() < core.max_capacity() * 3 / 4
 }
 
 /// Hands a parsed message to the core. Returns a 503 to send back when the core is saturated and
