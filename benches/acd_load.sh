@@ -53,6 +53,10 @@ tcp = []
 [log]
 level = "warn"
 
+[security]
+# Trunk calls at once: high rates keep thousands of calls in the IVR and queues (the default is 1000).
+max_trunk_calls = 4999
+
 [media]
 rtp_port_min = 30000
 rtp_port_max = 49999

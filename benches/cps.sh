@@ -49,6 +49,10 @@ dir = "$WORK/no-dialplans"
 [log]
 level = "warn"
 
+[security]
+# Trunk calls at once: the memory step holds 2,000 calls (the default is 1000).
+max_trunk_calls = 2400
+
 [recording]
 # Recorded as in production, but into this run's directory, never the working tree.
 path = "$WORK/recordings/{date}/{time}-{call_id}-{agent}.wav"

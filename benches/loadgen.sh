@@ -71,6 +71,10 @@ dir = "$WORK/no-dialplans"
 [log]
 level = "warn"
 
+[security]
+# Trunk calls at once: the largest steps hold thousands of calls (the default is 1000).
+max_trunk_calls = 2999
+
 [media]
 workers = ${WORKERS:-0}
 rtp_port_min = 20000

@@ -519,7 +519,9 @@ fn a_flood_from_one_stranger_does_not_keep_real_calls_out() {
     });
     let agent = agent.wait();
     let (sent, answers, took) = flood;
-    eprintln!("flood: {sent} INVITEs in {took:?}, {answers} answered; {calls} of {calls} real calls completed");
+    eprintln!(
+        "flood: {sent} INVITEs in {took:?}, {answers} answered; {calls} of {calls} real calls completed"
+    );
     assert!(
         caller.ok(),
         "legitimate calls failed under a flood of {sent} INVITEs: {}\n{}",
@@ -536,5 +538,83 @@ fn a_flood_from_one_stranger_does_not_keep_real_calls_out() {
     assert!(
         sent > 10 * answers,
         "the flood was not a flood: {sent} sent"
+    );
+}
+
+#[test]
+fn a_trunk_at_its_call_limit_gets_503_and_the_refusal_is_recorded() {
+    // The demo trunk may carry two calls at once; the IVR answers each (a raw INVITE that never
+    // sends the ACK keeps its call up while the test looks).
+    let root = switchboard_tests::workspace();
+    let sb = Switchboard::start_config(
+        Config::shipped()
+            .set_entry("trunks", "local", "max_calls", "2")
+            .set("dialplan", "dir", &format!("{:?}", root.join("dialplans")))
+            .set("dialplan", "sounds", &format!("{:?}", root.join("sounds"))),
+    );
+    let carrier = Client::new(sb.sip);
+    let port = carrier.port();
+    let mut first_lines = Vec::new();
+    for n in 1..=3 {
+        let invite = format!(
+            "INVITE sip:+33180000000@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKlimit{n}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+3361234567{n}@carrier.invalid>;tag=l{n}\r\n\
+             To: <sip:+33180000000@127.0.0.1>\r\n\
+             Call-ID: limit-{n}-{port}@carrier\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:carrier@127.0.0.1:{port}>\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: 129\r\n\r\n\
+             v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+        );
+        carrier
+            .socket
+            .send_to(invite.as_bytes(), sb.sip)
+            .expect("send");
+        // Wait for this INVITE's final answer (the IVR answers 200; the third gets 503).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut final_line = None;
+        while Instant::now() < deadline && final_line.is_none() {
+            for message in carrier.receive_for(Duration::from_millis(200)) {
+                let line = message.lines().next().unwrap_or_default().to_owned();
+                if message.contains(&format!("Call-ID: limit-{n}-"))
+                    && !line.starts_with("SIP/2.0 1")
+                {
+                    if line.starts_with("SIP/2.0 503") {
+                        assert!(message.contains("Retry-After: 5"), "{message}");
+                    }
+                    final_line = Some(line);
+                }
+            }
+        }
+        first_lines.push(final_line.unwrap_or_else(|| format!("no answer to INVITE {n}")));
+    }
+    assert_eq!(
+        first_lines,
+        [
+            "SIP/2.0 200 OK",
+            "SIP/2.0 200 OK",
+            "SIP/2.0 503 Service Unavailable"
+        ],
+        "{}",
+        sb.log_tail(30)
+    );
+    let row = switchboard_tests::acd::wait_for_cdr(
+        &sb,
+        &format!("limit-3-{port}@carrier"),
+        Duration::from_secs(5),
+        |row| row.disposition.is_some(),
+    )
+    .expect("the refused call has a record");
+    assert_eq!(row.disposition.as_deref(), Some("failed"));
+    assert_eq!(row.hangup_cause.as_deref(), Some("refused:trunk-max-calls"));
+    assert_eq!(row.trunk.as_deref(), Some("local"));
+    assert!(
+        sb.log().contains("trunk call refused: too many calls"),
+        "{}",
+        sb.log()
     );
 }

@@ -196,6 +196,10 @@ pub struct TrunkConfig {
     /// site's SIP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<SocketAddr>,
+    /// Most calls from this trunk at once (IVR, queue or extension); beyond it the carrier
+    /// hears 503 and may try another route. None: only `[security] max_trunk_calls` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls: Option<usize>,
 }
 
 /// `[control]`.

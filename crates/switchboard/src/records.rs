@@ -70,6 +70,17 @@ impl Records {
         }
     }
 
+    /// A call refused before it began (a trunk at its limit): its whole row, without waiting;
+    /// if the store's queue is full the refusal is only in the log, which says so.
+    pub fn refused(&self, record: &CallRecord) {
+        if let Err(err) = self
+            .writer
+            .try_send(Write::CallEnded(Box::new(row(record))))
+        {
+            tracing::warn!(%err, call = record.call.0, "record of a refused call not stored (the log has it)");
+        }
+    }
+
     /// An ACD fact, without waiting; `Err(Full)` when the store's queue is full (the caller
     /// keeps it and tries again).
     ///

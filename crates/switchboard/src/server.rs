@@ -239,6 +239,23 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         config.security.never_ban.clone(),
         bans_tx,
         registered_tx,
+    )
+    .with_trunk_limits(
+        config.security.max_trunk_calls.min(
+            usize::from(
+                config
+                    .media
+                    .rtp_port_max
+                    .saturating_sub(config.media.rtp_port_min)
+                    / 4,
+            )
+            .max(1),
+        ),
+        config
+            .trunks
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.max_calls?)))
+            .collect(),
     );
     let trusted: Vec<crate::config::IpNet> = config
         .trunks

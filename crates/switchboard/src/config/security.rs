@@ -42,6 +42,10 @@ pub struct SecurityConfig {
     pub source_rate: u32,
     /// How many such messages it may send at once (the bucket).
     pub source_burst: u32,
+    /// Most calls from all trunks at once: each holds an RTP port pair from the IVR's answer
+    /// on, so a flood of unanswered calls must not take every port the agents need. Never
+    /// more than half the RTP port pairs, whatever is written here.
+    pub max_trunk_calls: usize,
     /// Whether a trunk caller dialling an agent whose phone is not registered hears 480
     /// (true) or the same 404 as for a number that does not exist (false: a scanner on a trunk
     /// cannot tell which extensions exist).
@@ -61,6 +65,7 @@ impl Default for SecurityConfig {
             never_ban: Vec::new(),
             source_rate: 50,
             source_burst: 100,
+            max_trunk_calls: 1000,
             reveal_unregistered: false,
         }
     }
@@ -86,6 +91,12 @@ impl SecurityConfig {
                 "0 would refuse every unknown phone's first REGISTER; give at least 1 (and a \
                  burst of at least 1)"
                     .to_owned(),
+            );
+        }
+        if self.max_trunk_calls == 0 {
+            return invalid(
+                "max_trunk_calls",
+                "0 would refuse every call from a trunk; give at least 1".to_owned(),
             );
         }
         if self.auth_slow_max_ms > 30_000 {

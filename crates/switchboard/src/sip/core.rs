@@ -56,6 +56,50 @@ pub struct Defences {
     published: watch::Sender<Arc<HashMap<IpAddr, Instant>>>,
     /// Registered phones' addresses as the transports see them (not rate-limited).
     registered: watch::Sender<Arc<std::collections::HashSet<IpAddr>>>,
+    /// Calls from trunks in progress, and their limits.
+    trunk_calls: TrunkCalls,
+}
+
+/// Calls from trunks in progress: at most `global` in all, and a trunk's own limit each.
+#[derive(Debug, Default)]
+struct TrunkCalls {
+    global: usize,
+    limits: HashMap<String, usize>,
+    by_trunk: HashMap<String, usize>,
+    total: usize,
+    /// The trunk each inbound leg came from, until it ends.
+    legs: HashMap<LegId, String>,
+    /// Refusals not logged yet (one line a second at most).
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl TrunkCalls {
+    /// Why a new call from `trunk` is refused, if it is.
+    fn full(&self, trunk: &str) -> Option<&'static str> {
+        if self.total >= self.global {
+            return Some("refused:max-trunk-calls");
+        }
+        let limit = self.limits.get(trunk).copied().unwrap_or(usize::MAX);
+        (self.by_trunk.get(trunk).copied().unwrap_or(0) >= limit)
+            .then_some("refused:trunk-max-calls")
+    }
+
+    fn add(&mut self, leg: LegId, trunk: &str) {
+        self.total += 1;
+        *self.by_trunk.entry(trunk.to_owned()).or_default() += 1;
+        self.legs.insert(leg, trunk.to_owned());
+    }
+
+    fn remove(&mut self, leg: LegId) {
+        let Some(trunk) = self.legs.remove(&leg) else {
+            return;
+        };
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.by_trunk.get_mut(&trunk) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl Defences {
@@ -75,7 +119,19 @@ impl Defences {
             seq: 0,
             published,
             registered,
+            trunk_calls: TrunkCalls {
+                global: usize::MAX,
+                ..TrunkCalls::default()
+            },
         }
+    }
+
+    /// At most `global` calls from trunks at once, and each trunk's own limit in `per_trunk`.
+    #[must_use]
+    pub fn with_trunk_limits(mut self, global: usize, per_trunk: HashMap<String, usize>) -> Self {
+        self.trunk_calls.global = global;
+        self.trunk_calls.limits = per_trunk;
+        self
     }
 
     /// Hands the transports the registered phones' addresses, when they changed.
@@ -293,6 +349,7 @@ impl Core {
         }
         if ended {
             self.legs.remove(&leg);
+            self.defences.trunk_calls.remove(leg);
         }
     }
 
@@ -498,8 +555,17 @@ impl Core {
             .call_id()
             .map(|c| c.0.to_string())
             .unwrap_or_default();
+        if let Caller::Trunk(trunk) = &caller
+            && let Some(cause) = self.defences.trunk_calls.full(trunk)
+        {
+            self.refuse_trunk_call(now, tx, &request, trunk, cause, &routed.dialled, call_id);
+            return;
+        }
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
+        if let Caller::Trunk(trunk) = &caller {
+            self.defences.trunk_calls.add(leg, trunk);
+        }
         let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
         self.legs.insert(leg, events_tx.clone());
         let setup = CallSetup {
@@ -524,6 +590,78 @@ impl Core {
             self.input.clone(),
             (events_tx, events_rx),
         ));
+    }
+
+    /// A trunk at its limit (or all trunks at theirs): 503 with Retry-After (the carrier may
+    /// try another route), a log line at most every second, and a call record saying why.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "what the record of a refused call holds"
+    )]
+    fn refuse_trunk_call(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        request: &Request,
+        trunk: &str,
+        cause: &'static str,
+        dialled: &str,
+        call_id: String,
+    ) {
+        let mut response = response_to(request, StatusCode::SERVICE_UNAVAILABLE, Some("sb-full"));
+        response.headers.insert(Name::RETRY_AFTER, "5");
+        self.ua.respond_stateless(now, tx, response);
+        let calls = &mut self.defences.trunk_calls;
+        calls.unlogged += 1;
+        if calls
+            .logged_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                trunk = %trunk,
+                cause,
+                refused = calls.unlogged,
+                trunk_calls = calls.by_trunk.get(trunk).copied().unwrap_or(0),
+                total = calls.total,
+                "trunk call refused: too many calls"
+            );
+            calls.unlogged = 0;
+            calls.logged_at = Some(now);
+        }
+        let caller = request
+            .headers
+            .get::<ezk_sip_types::header::typed::FromTo>(Name::FROM)
+            .ok()
+            .and_then(|from| switchboard_sip::uri_user(&from.uri.uri))
+            .unwrap_or_default();
+        let record = crate::protocol::CallRecord {
+            call: crate::protocol::CallRef(
+                self.services
+                    .call_ids
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ),
+            call_id,
+            started: now,
+            answered: None,
+            ended: Some(now),
+            direction: crate::protocol::Direction::Inbound,
+            trunk: Some(trunk.to_owned()),
+            caller,
+            dialled: dialled.to_owned(),
+            ivr_path: String::new(),
+            language: None,
+            queue: None,
+            wait: None,
+            agent: None,
+            talk: None,
+            disposition: Some(crate::protocol::Disposition::Failed),
+            hangup_side: Some(crate::protocol::HangupSide::Switch),
+            hangup_cause: Some(cause.to_owned()),
+            recording: None,
+            legs: Vec::new(),
+        };
+        // Never waits: a refusal flood must not stall signalling on the disk.
+        self.services.records.refused(&record);
     }
 
     fn refuse(
@@ -594,10 +732,12 @@ impl Core {
             CallCommand::Answer { leg, sdp } => self.ua.answer(now, leg, sdp),
             CallCommand::Reject { leg, code } => {
                 self.legs.remove(&leg);
+                self.defences.trunk_calls.remove(leg);
                 self.ua.reject(now, leg, code)
             }
             CallCommand::Hangup { leg } => {
                 self.legs.remove(&leg);
+                self.defences.trunk_calls.remove(leg);
                 self.ua.hangup(now, leg)
             }
             CallCommand::AnswerReinvite { leg, code, sdp } => {

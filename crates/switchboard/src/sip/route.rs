@@ -62,6 +62,9 @@ pub struct Router {
     pause_reasons: BTreeMap<String, String>,
     /// Trunk callers hear 480 for an agent with no phone (else 404, as for no such number).
     reveal_unregistered: bool,
+    /// When the last "unknown number" line was logged, and how many were not since: a scan
+    /// from a trunk's range must not fill the disk with them.
+    unknown_log: std::cell::Cell<(Option<Instant>, u64)>,
 }
 
 impl Router {
@@ -77,7 +80,26 @@ impl Router {
             dialplans,
             pause_reasons,
             reveal_unregistered: false,
+            unknown_log: std::cell::Cell::new((None, 0)),
         }
+    }
+
+    /// Logs an INVITE to an unknown number: every one from an agent, at most one a second
+    /// (with the count left out) from trunks.
+    fn log_unknown(&self, now: Instant, caller: &Caller, dialled: &str) {
+        if matches!(caller, Caller::Agent(_)) {
+            tracing::info!(%caller, target = %crate::redact::number(dialled), "INVITE to an unknown number");
+            return;
+        }
+        let (last, unlogged) = self.unknown_log.get();
+        if last
+            .is_some_and(|at| now.saturating_duration_since(at) < std::time::Duration::from_secs(1))
+        {
+            self.unknown_log.set((last, unlogged + 1));
+            return;
+        }
+        tracing::info!(%caller, target = %crate::redact::number(dialled), more_not_logged = unlogged, "INVITE to an unknown number");
+        self.unknown_log.set((Some(now), 0));
     }
 
     /// Whether trunk callers may tell an unregistered agent (480) from a number that does not
@@ -201,11 +223,12 @@ impl Router {
         if self.directory.is_agent(&dialled) {
             let targets = self.contacts(now, &dialled, from.clone(), max_forwards, registrar);
             if targets.is_empty() {
-                tracing::info!(%caller, target = %crate::redact::number(&dialled), "INVITE to an unregistered agent");
                 if matches!(caller, Caller::Trunk(_)) && !self.reveal_unregistered {
-                    // Word for word the answer to a number that does not exist.
+                    // Word for word the answer to a number that does not exist, in the log too.
+                    self.log_unknown(now, caller, &dialled);
                     return Err(Refusal::new(404, "sb-404"));
                 }
+                tracing::info!(%caller, target = %crate::redact::number(&dialled), "INVITE to an unregistered agent");
                 return Err(Refusal::new(480, "sb-480"));
             }
             return Ok(Routed {
@@ -218,7 +241,7 @@ impl Router {
                 max_forwards,
             });
         }
-        tracing::info!(%caller, target = %crate::redact::number(&dialled), "INVITE to an unknown number");
+        self.log_unknown(now, caller, &dialled);
         Err(Refusal::new(404, "sb-404"))
     }
 
