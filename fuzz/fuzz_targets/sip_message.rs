@@ -1,13 +1,16 @@
 //! Our SIP entry point: whatever a socket delivers goes through the wire layer (datagram and
 //! stream framing), the error answer is built, and what parses is fed to an endpoint, printed
-//! and parsed again. None of it may panic.
+//! and parsed again; a request the endpoint hands up is checked by the digest authenticator
+//! (both credential headers) and refused statelessly, as the switch does for strangers. None of
+//! it may panic.
 #![no_main]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_sip::endpoint::{Endpoint, EndpointConfig, Output};
+use switchboard_sip::auth::DigestAuthenticator;
+use switchboard_sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
 use switchboard_sip::transaction::Timers;
 use switchboard_sip::wire::{parse_message, StreamFramer};
 use switchboard_sip::{Peer, SipMessage, Transport};
@@ -31,6 +34,29 @@ fuzz_target!(|data: &[u8]| {
             };
             let _ = parse_message(&printed);
             endpoint.handle_message(now, peer, msg);
+            let mut auth =
+                DigestAuthenticator::new("fuzz".into(), [3; 32], Duration::from_secs(300), now);
+            while let Some(out) = endpoint.poll_output() {
+                match out {
+                    Output::Transmit(t) => {
+                        let _ = parse_message(&t.bytes);
+                    }
+                    Output::Event(Event::Request { tx, request, .. }) => {
+                        let _ = auth.verify(now, &request, switchboard_sip::ezk::Name::AUTHORIZATION, |u| {
+                            (u == "1001").then(|| "secret-1001".to_owned())
+                        });
+                        let outcome = auth.verify(
+                            now,
+                            &request,
+                            switchboard_sip::ezk::Name::PROXY_AUTHORIZATION,
+                            |u| (u == "1001").then(|| "secret-1001".to_owned()),
+                        );
+                        let response = auth.unauthorized_response(now, &request, &outcome, true);
+                        let _ = endpoint.send_stateless_response(tx, response);
+                    }
+                    Output::Event(_) => {}
+                }
+            }
             endpoint.handle_timeout(now + Duration::from_secs(64));
             while let Some(out) = endpoint.poll_output() {
                 if let Output::Transmit(t) = out {

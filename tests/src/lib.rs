@@ -272,6 +272,17 @@ impl Switchboard {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// Its resident memory in KiB (`VmRSS` of `/proc/PID/status`), if it can be read.
+    #[must_use]
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

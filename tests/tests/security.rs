@@ -473,6 +473,7 @@ fn a_flood_from_one_stranger_does_not_keep_real_calls_out() {
     let agent = switchboard_tests::Sipp::new("agent_answer.xml", None, agent_port)
         .arg(&["-m", calls])
         .spawn();
+    let rss_before = sb.rss_kib().expect("RSS before");
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (caller, flood) = std::thread::scope(|s| {
         let flood = s.spawn(|| {
@@ -519,8 +520,17 @@ fn a_flood_from_one_stranger_does_not_keep_real_calls_out() {
     });
     let agent = agent.wait();
     let (sent, answers, took) = flood;
+    // What the flood left behind: nothing of it is kept (refusals are stateless, the limiter's
+    // table holds one address).
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_after = sb.rss_kib().expect("RSS after");
     eprintln!(
-        "flood: {sent} INVITEs in {took:?}, {answers} answered; {calls} of {calls} real calls completed"
+        "flood: {sent} INVITEs in {took:?}, {answers} answered; {calls} of {calls} real calls \
+         completed; RSS {rss_before} KiB before, {rss_after} KiB after"
+    );
+    assert!(
+        rss_after <= rss_before + rss_before / 5,
+        "RSS grew from {rss_before} to {rss_after} KiB"
     );
     assert!(
         caller.ok(),
