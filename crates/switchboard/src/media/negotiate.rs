@@ -255,6 +255,8 @@ impl Negotiation {
             // RFC 3264 §8.4: c=0.0.0.0 (RFC 2543 hold) means send nothing there.
             send: send && !unspecified && rtp.port() != 0,
             recv,
+            // The SIP leg knows where its signalling comes from; see `SdpLeg`.
+            signalling: None,
         })
     }
 }

@@ -392,14 +392,15 @@ impl Worker {
             leg.dropped += 1;
             return;
         }
-        match leg.latch.check(now, from, header.ssrc.0, header.sequence) {
+        match leg.latch.check(from, header.ssrc.0, header.sequence) {
             Verdict::Accept => {}
             Verdict::Latched(addr) => {
                 tracing::debug!(leg = %leg.id, %addr, "RTP source latched");
             }
+            Verdict::Relatched(addr) => leg.latch_moved(now, addr),
             Verdict::Reject => {
                 local.dropped_foreign += 1;
-                leg.dropped += 1;
+                leg.foreign_dropped(now, from, false);
                 return;
             }
         }
@@ -589,9 +590,9 @@ fn on_rtcp(
 ) {
     // Reports are accepted only from the host the RTP comes from (RFC 3550 §8: no third party
     // may feed us reports about the call).
-    let expected_ip = leg.latch.target().map(|a| a.ip());
-    if expected_ip.is_some_and(|ip| ip != from.ip()) {
+    if !leg.latch.allows_rtcp_from(from.ip()) {
         local.dropped_foreign += 1;
+        leg.foreign_dropped(now, from, true);
         return;
     }
     match leg.rtcp_session.handle_incoming(now, data) {

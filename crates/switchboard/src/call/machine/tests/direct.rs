@@ -341,3 +341,46 @@ fn a_media_timeout_while_talking_ends_both_legs() {
     assert_eq!(rec.hangup_cause.as_deref(), Some("media-timeout"));
     assert_eq!(rec.talk, Some(Duration::from_secs(30)), "talk counted once");
 }
+
+#[test]
+fn each_leg_tells_the_media_where_its_signalling_comes_from() {
+    // The agent's phone is registered from another host than the caller's trunk: each media
+    // leg is told its own leg's signalling IP (the caller's INVITE source; the address the
+    // callee's INVITE went to), which alone may vouch for its SDP address.
+    let phone = std::net::IpAddr::from([192, 0, 2, 7]);
+    let mut target = contact("1001", 5071);
+    target.dest.addr = SocketAddr::new(phone, 5071);
+    let route = Route::Extension {
+        extension: "1001".into(),
+        targets: vec![target],
+    };
+    let mut h = Harness::new(route, trunk());
+    h.drain();
+    h.acd(Output::ClaimResult {
+        call: CALL,
+        agent: AgentId::new("1001"),
+        granted: true,
+    });
+    let [fork] = h.legs_to("1001")[..] else {
+        panic!("one fork")
+    };
+    let out = h.leg(LegEvent::Answered {
+        leg: fork,
+        sdp: Some(sdp(30000)),
+    });
+    let signalling: Vec<_> = media(&out)
+        .iter()
+        .filter_map(|m| match m {
+            MediaCommand::SetRemote { remote, .. } => Some((remote.rtp.port(), remote.signalling)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        signalling.contains(&(30000, Some(phone))),
+        "the callee's leg: {signalling:?}"
+    );
+    assert!(
+        signalling.contains(&(40000, Some(std::net::IpAddr::from([127, 0, 0, 1])))),
+        "the caller's leg: {signalling:?}"
+    );
+}
