@@ -377,6 +377,15 @@ impl Cx {
         Ok(())
     }
 
+    /// The status to refuse the caller with when its offer can never be answered (see
+    /// `Negotiation::check_offer`); `None` for a usable offer or none at all (a late offer).
+    pub(crate) fn unusable_offer(&self) -> Option<u16> {
+        let offer = self.caller.offer.as_deref()?;
+        let err = self.cfg.negotiation.check_offer(offer).err()?;
+        tracing::info!(%err, status = err.status, "caller's offer refused");
+        Some(err.status)
+    }
+
     /// Our SDP for the caller: the answer to its offer (made once, then repeated), or our offer
     /// when it sent none. `Err` is the status to refuse the call with (488, 400).
     pub(crate) fn caller_sdp(

@@ -384,3 +384,34 @@ fn each_leg_tells_the_media_where_its_signalling_comes_from() {
         "the caller's leg: {signalling:?}"
     );
 }
+
+#[test]
+fn an_offer_we_could_never_answer_is_refused_before_anything_rings() {
+    let multicast = Bytes::from_static(
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 239.1.1.1\r\nt=0 0\r\n\
+          m=audio 4000 RTP/AVP 8\r\n",
+    );
+    let g729 = Bytes::from_static(
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+          m=audio 4000 RTP/AVP 18\r\n",
+    );
+    let garbage = Bytes::from_static(b"not sdp");
+    for (offer, status) in [(multicast, 488), (g729, 488), (garbage, 400)] {
+        let mut h = Harness::with_offer(direct(), trunk(), Some(offer));
+        let out = h.drain();
+        assert!(
+            sip(
+                &out,
+                |c| matches!(c, CallCommand::Reject { leg, code } if *leg == CALLER && *code == status)
+            ),
+            "{status}: {out:?}"
+        );
+        assert!(media(&out).is_empty(), "no port taken: {out:?}");
+        assert!(h.invited.is_empty(), "nothing rang");
+        assert!(matches!(out.last(), Some(Command::Finish(_))), "{out:?}");
+        assert_eq!(
+            h.record().hangup_cause.as_deref(),
+            Some(format!("unanswered-{status}").as_str())
+        );
+    }
+}
