@@ -260,9 +260,24 @@ impl Worker {
                 session.bridge = None;
             }
             let summary = leg.summary();
-            let _ = session
+            if session
                 .events
-                .try_send(MediaEvent::LegSummary { leg: id, summary });
+                .try_send(MediaEvent::LegSummary { leg: id, summary })
+                .is_err()
+            {
+                // The call ended first (its legs go when it releases the session): its
+                // counters are said here, so every leg's line reaches the log.
+                tracing::info!(
+                    leg = %id,
+                    packets_in = summary.packets_in,
+                    packets_out = summary.packets_out,
+                    lost = summary.lost,
+                    jitter_ms = summary.jitter_ms,
+                    dropped = summary.dropped,
+                    foreign = summary.foreign,
+                    "leg media"
+                );
+            }
         }
         self.finish_leg_recordings(index, &mut leg);
         let s = leg.session;
