@@ -173,7 +173,11 @@ fn rtp_from_a_third_party_while_the_caller_is_silent_is_dropped() {
             sb.log_tail(150)
         )
     };
-    assert!(caller_done.ok() && agent_done.ok(), "the call failed\n{}", why());
+    assert!(
+        caller_done.ok() && agent_done.ok(),
+        "the call failed\n{}",
+        why()
+    );
 
     // Nothing came back to the third party: it did not hear the agent.
     assert!(
@@ -260,6 +264,8 @@ fn no_rtp_goes_to_an_sdp_address_the_signalling_did_not_come_from_until_it_sends
     let third = RtpEndpoint::bind_on(elsewhere).expect("an RTP socket on 127.0.0.2");
     let third_port = third.port().to_string();
     let voice = RtpStream::pcma_tone(CALLER_HZ, 4.0, LEVEL);
+    // Its RTCP port (SDP port + 1), watched too when this test can have it.
+    let third_rtcp = UdpSocket::bind(SocketAddr::new(elsewhere, third.port() + 1)).ok();
     let third = third.start(Plan::send_when_told(voice, Duration::from_secs(20)));
     // The IVR answers at once and starts its welcome prompt.
     let mut caller_sipp = Sipp::new("caller_media_elsewhere.xml", Some(sb.sip), free_port())
@@ -273,14 +279,15 @@ fn no_rtp_goes_to_an_sdp_address_the_signalling_did_not_come_from_until_it_sends
             "rtp_port",
             &third_port,
             "-d",
-            "7000",
+            "9000",
             "-timeout",
             "25s",
         ])
         .spawn();
     let leg = caller_leg(&sb, &mut caller_sipp);
-    // For 2 s after the answer, while the prompt plays, not one packet reaches the third host.
-    let reached = third.wait_for(Duration::from_secs(2), |r| {
+    // For 4 s after the answer, while the prompt plays (and the first RTCP report falls due,
+    // 1.25-3.75 s in, RFC 3550 §6.2), not one packet reaches the third host.
+    let reached = third.wait_for(Duration::from_secs(4), |r| {
         !r.packets().is_empty() || r.not_rtp() > 0
     });
     assert!(
@@ -289,6 +296,15 @@ fn no_rtp_goes_to_an_sdp_address_the_signalling_did_not_come_from_until_it_sends
         third.snapshot().packets().len(),
         sb.log_tail(100)
     );
+    if let Some(rtcp) = &third_rtcp {
+        // Nothing waiting on its RTCP port either.
+        rtcp.set_nonblocking(true).expect("non-blocking");
+        let mut buf = [0u8; 1500];
+        assert!(
+            rtcp.recv_from(&mut buf).is_err(),
+            "the switch sent RTCP to the unvouched address"
+        );
+    }
     // Once media comes from that address itself, it has asked for ours: the prompt flows.
     third.send_to(leg);
     assert!(
@@ -375,7 +391,12 @@ fn sdp_we_will_not_use_is_refused_with_488_and_a_warning() {
         ("multicast", sdp("224.2.1.1/127", audio), "488", "330"),
         ("broadcast", sdp("255.255.255.255", audio), "488", "301"),
         ("many", sdp("127.0.0.1", &many), "488", "399"),
-        ("g729", sdp("127.0.0.1", "m=audio 40000 RTP/AVP 18\r\n"), "488", "305"),
+        (
+            "g729",
+            sdp("127.0.0.1", "m=audio 40000 RTP/AVP 18\r\n"),
+            "488",
+            "305",
+        ),
     ];
     for (tag, body, status, warn) in cases {
         let response = invite_with(&sb, &body, tag);

@@ -529,6 +529,8 @@ impl Leg {
 
     /// The latched source moved to `to` (same SSRC, continuing sequence: a NAT rebinding).
     pub(crate) fn latch_moved(&mut self, now: Instant, to: SocketAddr) {
+        // The NAT rebound the RTCP flow too: learn it again from the next report.
+        self.rtcp_from = None;
         if self
             .moved_logged
             .is_none_or(|t| now.saturating_duration_since(t) >= LATCH_LOG_EVERY)
