@@ -40,6 +40,8 @@ fn remote(addr: SocketAddr) -> RemoteMedia {
         telephone_event: Some(101),
         send: true,
         recv: true,
+        // As if the SIP signalling came from the same host: we may send before it does.
+        signalling: Some(addr.ip()),
     }
 }
 

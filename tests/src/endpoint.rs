@@ -100,7 +100,15 @@ impl RtpEndpoint {
     /// # Errors
     /// When no socket can be bound.
     pub fn bind() -> io::Result<RtpEndpoint> {
-        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        RtpEndpoint::bind_on(std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// Binds `ip` (another loopback address, 127.0.0.2, plays a third host) on a free port.
+    ///
+    /// # Errors
+    /// When no socket can be bound.
+    pub fn bind_on(ip: std::net::IpAddr) -> io::Result<RtpEndpoint> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
         socket.set_read_timeout(Some(POLL))?;
         Ok(RtpEndpoint { socket })
     }

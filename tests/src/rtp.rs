@@ -509,6 +509,28 @@ impl RtpStream {
         self.packets = packets;
     }
 
+    /// The same stream with nothing sent from `from` to `to` (offsets from its start): a phone
+    /// muted, or silence suppression. The packets after it carry on with the next sequence
+    /// numbers (RFC 3550 counts packets sent) and the timestamps of their time.
+    #[must_use]
+    pub fn muted_between(mut self, from: Duration, to: Duration) -> RtpStream {
+        let mut dropped: u16 = 0;
+        self.packets.retain_mut(|p| {
+            if p.at >= from && p.at < to {
+                dropped = dropped.wrapping_add(1);
+                return false;
+            }
+            if dropped > 0
+                && let Some(field) = p.bytes.get_mut(2..4)
+            {
+                let seq = u16::from_be_bytes([field[0], field[1]]).wrapping_sub(dropped);
+                field.copy_from_slice(&seq.to_be_bytes());
+            }
+            true
+        });
+        self
+    }
+
     /// The same stream under another SSRC (two streams in one test must not share one).
     #[must_use]
     pub fn with_ssrc(mut self, ssrc: u32) -> RtpStream {

@@ -13,7 +13,10 @@
 //! * [`stats`]: RFC 3550 receiver and sender statistics (A.1 sequence validation, A.3 loss,
 //!   A.8 jitter).
 //! * [`rtcp`]: one terminated RTCP session per leg (SR/RR with SDES, BYE, RTT from LSR/DLSR).
-//! * [`latch`]: symmetric RTP latching, strict against third-party floods.
+//! * [`latch`]: symmetric RTP latching, strict against third-party floods: a latched source is
+//!   moved only by a new SDP or by its own stream (same SSRC, next sequence numbers), never by
+//!   silence; and nothing is sent to an address that neither sent media nor was vouched for by
+//!   the signalling.
 //! * [`jitter`]: the adaptive jitter buffer in front of every decoder: reordering, loss,
 //!   duplicates, SSRC and timestamp resyncs, clock drift, on injected time.
 //! * [`codec`]: the codecs of a leg behind one encoder/decoder interface — G.711, G.722, Opus
@@ -35,11 +38,12 @@
 //!   and spectral shape, so a muted or silent leg does not sound dead.
 //!
 //! # The sans-IO rule
-//! Protocol cores (RTCP, the jitter buffer, RFC 4733, the in-band detector, the DTMF merger,
-//! latching) take `now: Instant` with every input: after every `handle_*(now, …)` call, drain
+//! Protocol cores (RTCP, the jitter buffer, RFC 4733, the in-band detector, the DTMF merger)
+//! take `now: Instant` with every input: after every `handle_*(now, …)` call, drain
 //! `poll_*()` until it returns `None`, then wake no later than `poll_timeout()`. The audio modules
 //! (comfort noise, mixer, prompts, recorder, resampler, tones) are per-frame transforms called
-//! once per 20 ms tick: their only clock is the count of frames they have been given. The
+//! once per 20 ms tick: their only clock is the count of frames they have been given. Latching
+//! has no clock at all, by design: silence must never change who owns a leg. The
 //! recorder and prompt loader work over `Read`/`Write + Seek` handed in by the driver and never
 //! open a file themselves.
 

@@ -115,6 +115,40 @@ impl Request {
         &self.line.method
     }
 
+    /// The IP this request came from, read back from its top Via, when that is certain.
+    ///
+    /// The endpoint stamps every request it takes (RFC 3261 §18.2.1): when the Via's sent-by
+    /// host is not the source IP it sets `received` to the source IP. So if sent-by is an IP
+    /// literal and `received` is absent or the same IP, that IP is the source. Any other case
+    /// (a host name, a NAT that made us write `received`, a `received` the sender wrote itself
+    /// that differs from its sent-by) is ambiguous: `None`. A sender cannot make this name an
+    /// address other than its own: if it lies in sent-by we overwrite `received`, and then the
+    /// two differ.
+    ///
+    /// For requests that went through [`crate::endpoint::Endpoint`] only; a request built or
+    /// received otherwise proves nothing.
+    #[must_use]
+    pub fn stamped_source_ip(&self) -> Option<std::net::IpAddr> {
+        let via = self.top_via()?;
+        let sent_by = match via.sent_by.host {
+            ezk_sip_types::host::Host::IP4(ip) => std::net::IpAddr::V4(ip),
+            ezk_sip_types::host::Host::IP6(ip) => std::net::IpAddr::V6(ip),
+            ezk_sip_types::host::Host::Name(_) => return None,
+        };
+        // The same lookup the stamping uses (the first parameter named exactly `received`).
+        match via.params.get_val("received") {
+            None => Some(sent_by),
+            Some(received) => {
+                let received: std::net::IpAddr = received
+                    .as_str()
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse()
+                    .ok()?;
+                (received == sent_by).then_some(sent_by)
+            }
+        }
+    }
+
     /// Prints the request as it goes on the wire, with a Content-Length equal to the body's.
     #[must_use]
     pub fn encode(&self) -> Bytes {
@@ -269,5 +303,114 @@ pub fn uri_user(uri: &ezk_sip_types::uri::SipUri) -> Option<String> {
         SipUriUserPart::User(user) => Some(user.to_string()),
         SipUriUserPart::UserPw(up) => Some(up.user.to_string()),
         SipUriUserPart::Empty => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Instant;
+
+    use ezk_sip_types::host::HostPort;
+
+    use super::*;
+    use crate::endpoint::{Endpoint, EndpointConfig, Event, Output};
+    use crate::transaction::Timers;
+
+    /// The request as the endpoint hands it up after taking it from `source`, so the test
+    /// holds [`Request::stamped_source_ip`] to the stamping it relies on.
+    fn through_endpoint(via: &str, source: &str) -> Request {
+        let host = HostPort::from(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 5060));
+        let mut endpoint = Endpoint::new(EndpointConfig {
+            timers: Timers::default(),
+            user_agent: String::new(),
+            via_sent_by: vec![(Transport::Udp, host)],
+            allowed_methods: vec![Method::INVITE, Method::ACK, Method::CANCEL, Method::BYE],
+            supported: Vec::new(),
+            rng_seed: 1,
+        });
+        let text = format!(
+            "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: {via}\nFrom: <sip:a@x>;tag=1\n\
+             To: <sip:100@127.0.0.1>\nCall-ID: c-{via}\nCSeq: 1 INVITE\nMax-Forwards: 70\n\
+             Content-Length: 0\n\n"
+        );
+        let request = crate::test_support::req(&text);
+        let source = Peer {
+            transport: Transport::Udp,
+            addr: source.parse::<SocketAddr>().unwrap(),
+        };
+        endpoint.handle_message(Instant::now(), source, SipMessage::Request(request));
+        while let Some(out) = endpoint.poll_output() {
+            if let Output::Event(Event::Request { request, .. }) = out {
+                return request;
+            }
+        }
+        panic!("the endpoint handed up no request for Via {via}");
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_source_is_read_back_when_the_via_is_unambiguous() {
+        let cases = [
+            // A trunk that writes its own address.
+            (
+                "SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bK1",
+                "192.0.2.5:5060",
+                ip("192.0.2.5"),
+            ),
+            // Another port (rport answers) is still the same host.
+            (
+                "SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bK2;rport",
+                "192.0.2.5:40000",
+                ip("192.0.2.5"),
+            ),
+            // Behind NAT: we write received, it differs from sent-by: ambiguous.
+            (
+                "SIP/2.0/UDP 10.0.0.7:5060;branch=z9hG4bK3",
+                "192.0.2.5:5060",
+                None,
+            ),
+            // A host name.
+            (
+                "SIP/2.0/UDP pbx.example.com;branch=z9hG4bK4",
+                "192.0.2.5:5060",
+                None,
+            ),
+            // A liar naming a victim as sent-by: we overwrite received, the two differ.
+            (
+                "SIP/2.0/UDP 198.51.100.9;branch=z9hG4bK5",
+                "192.0.2.5:5060",
+                None,
+            ),
+            (
+                "SIP/2.0/UDP 198.51.100.9;received=198.51.100.9;branch=z9hG4bK6",
+                "192.0.2.5:5060",
+                None,
+            ),
+            // A liar naming a victim in received: its sent-by is its own, they differ.
+            (
+                "SIP/2.0/UDP 192.0.2.5;received=198.51.100.9;branch=z9hG4bK7",
+                "192.0.2.5:5060",
+                None,
+            ),
+            // Two received parameters, the second a victim's: we overwrite the first one.
+            (
+                "SIP/2.0/UDP 198.51.100.9;received=192.0.2.5;received=198.51.100.9;branch=z9hG4bK8",
+                "192.0.2.5:5060",
+                None,
+            ),
+            (
+                "SIP/2.0/UDP [2001:db8::5]:5060;branch=z9hG4bK9",
+                "[2001:db8::5]:5060",
+                ip("2001:db8::5"),
+            ),
+        ];
+        for (via, source, want) in cases {
+            let request = through_endpoint(via, source);
+            assert_eq!(request.stamped_source_ip(), want, "{via} from {source}");
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! logs a drop); the ACD never awaits a call either (an offer a call cannot take is released by
 //! the offer's deadline). Calls await the core, the ACD and the store: a call is not hot.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -140,6 +141,29 @@ pub enum Route {
     },
 }
 
+/// The router's decision about a new call, with where the INVITE came from as far as the
+/// router can vouch for it.
+#[derive(Debug)]
+pub struct Routing {
+    /// Where the call goes.
+    pub route: Route,
+    /// The IP the INVITE came from, when its top Via says so for certain
+    /// ([`switchboard_sip::Request::stamped_source_ip`]). The caller's SDP address may get our
+    /// media before the caller sends any only if it is on this IP (no reflection at a third
+    /// host).
+    pub signalling_ip: Option<IpAddr>,
+}
+
+impl From<Route> for Routing {
+    /// A route with no signalling source known (nothing is sent before the caller sends).
+    fn from(route: Route) -> Self {
+        Routing {
+            route,
+            signalling_ip: None,
+        }
+    }
+}
+
 /// Everything a new call task starts from.
 #[derive(Debug)]
 pub struct CallSetup {
@@ -159,8 +183,8 @@ pub struct CallSetup {
     pub dialled: String,
     /// Max-Forwards left for legs we place.
     pub max_forwards: u8,
-    /// Where it goes.
-    pub route: Route,
+    /// Where it goes (and where it came from).
+    pub route: Routing,
     /// When the INVITE was accepted.
     pub at: Instant,
 }

@@ -152,6 +152,9 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
             contacts,
             rng_seed: seed ^ 0x5eed,
             call_id_host: host,
+            sdp_limits: switchboard_sip::sdp::SdpLimits {
+                max_media: config.media.max_sdp_media,
+            },
         },
     );
     let registrar = Registrar::new(RegistrarConfig {

@@ -29,7 +29,21 @@
 //! * An `a=rtpmap` for a payload type that is not on its `m=` line is an error (400): the body
 //!   contradicts itself, and guessing which line is right would negotiate the wrong codec.
 //! * `c=0.0.0.0` (the RFC 2543 hold, RFC 3264 §8.4) removes "receive" from the stream's
-//!   direction: a peer at 0.0.0.0 cannot receive whatever it says.
+//!   direction: a peer at 0.0.0.0 cannot receive whatever it says. `c=IN IP6 ::` is read the
+//!   same way.
+//!
+//! # Sanity (and why)
+//! An SDP body tells us where to send media, so it is outside input with consequences:
+//! * at most [`SdpLimits::max_media`] `m=` lines (16 by default): a body with a thousand of them
+//!   costs a thousand stream descriptions to parse and answer, for a call that wants one;
+//! * unicast connection addresses only: a multicast `c=` (224.0.0.0/4, ff00::/8) or the
+//!   broadcast address would make us send one call's audio to a group or a whole network. An
+//!   `a=rtcp` address that is unspecified is ignored (RTCP follows the RTP host); a multicast or
+//!   broadcast one is refused like a `c=` line.
+//!
+//! Both are refused with 488 Not Acceptable Here; [`SdpError::warning`] gives the RFC 3261
+//! §20.43 Warning that says why (330 multicast, 301 address, 399 too many streams; 304 and 305
+//! for no usable stream or codec), and [`refusal_warning`] finds it for a whole offer.
 //!
 //! ```
 //! use switchboard_sip::sdp::{self, CodecOrder, CodecPref, LocalMedia, SdpOrigin};
@@ -59,7 +73,64 @@ use std::net::IpAddr;
 pub use negotiate::{
     CodecOrder, CodecPref, LocalMedia, Negotiated, SdpOrigin, accept_answer, answer, offer,
 };
-pub use parse::parse;
+pub use parse::{parse, parse_with};
+
+/// Limits on what an SDP body may ask of us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdpLimits {
+    /// The most `m=` lines a body may have (RFC 3264 answers must mirror them all).
+    pub max_media: usize,
+}
+
+impl Default for SdpLimits {
+    fn default() -> Self {
+        SdpLimits { max_media: 16 }
+    }
+}
+
+/// An RFC 3261 §20.43 warning: the code and its standard text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warning {
+    /// The warn-code (3xx: a problem with the session description).
+    pub code: u16,
+    /// The warn-text.
+    pub text: &'static str,
+}
+
+impl Warning {
+    /// The Warning header's value, with `agent` (our host) as warn-agent.
+    #[must_use]
+    pub fn header_value(&self, agent: &str) -> String {
+        format!("{} {agent} \"{}\"", self.code, self.text)
+    }
+}
+
+/// The Warning a 488 refusing `offer` should carry: why the SDP parser refused it, or else why
+/// no stream in it can be served (no audio over RTP/AVP: 304 or 302; audio in codecs we lack:
+/// 305). `None` when the body is not valid SDP at all (that is a 400, without a warning).
+#[must_use]
+pub fn refusal_warning(offer: &[u8], limits: &SdpLimits) -> Option<Warning> {
+    let parsed = match parse_with(offer, limits) {
+        Ok(parsed) => parsed,
+        Err(err) => return err.warning(),
+    };
+    let active_audio = |m: &&MediaDescription| m.kind == MediaKind::Audio && m.port != 0;
+    if parsed
+        .media
+        .iter()
+        .filter(active_audio)
+        .any(|m| matches!(m.protocol, Protocol::RtpAvp | Protocol::RtpAvpf))
+    {
+        SdpError::NoCommonCodec.warning()
+    } else if parsed.media.iter().any(|m| active_audio(&m)) {
+        Some(Warning {
+            code: 302,
+            text: "Incompatible transport protocol",
+        })
+    } else {
+        SdpError::NoAcceptableMedia.warning()
+    }
+}
 
 /// Why a body could not be parsed or negotiated. [`SdpError::status`] gives the SIP response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +183,16 @@ pub enum SdpError {
     /// A connection address is a host name; a sans-IO core cannot resolve it.
     #[error("SDP connection address is a host name, not an IP address")]
     HostnameAddress,
+    /// A connection (or `a=rtcp`) address is multicast or broadcast: we send media to unicast
+    /// addresses only.
+    #[error("SDP address {0} is not a unicast address")]
+    NotUnicast(IpAddr),
+    /// More `m=` lines than [`SdpLimits::max_media`].
+    #[error("SDP body has more than {max} m= lines")]
+    TooManyMedia {
+        /// The limit.
+        max: usize,
+    },
     /// No audio stream offered (or answered) that we can serve.
     #[error("no audio stream we can serve")]
     NoAcceptableMedia,
@@ -139,11 +220,31 @@ impl SdpError {
     pub fn status(&self) -> u16 {
         match self {
             Self::HostnameAddress
+            | Self::NotUnicast(_)
+            | Self::TooManyMedia { .. }
             | Self::NoAcceptableMedia
             | Self::NoCommonCodec
             | Self::MediaRejected => 488,
             _ => 400,
         }
+    }
+
+    /// The RFC 3261 §20.43 Warning a 488 for this error carries (`None` for a 400).
+    #[must_use]
+    pub fn warning(&self) -> Option<Warning> {
+        let (code, text) = match self {
+            Self::NotUnicast(ip) if ip.to_canonical().is_multicast() => {
+                (330, "Multicast not available")
+            }
+            Self::HostnameAddress | Self::NotUnicast(_) => {
+                (301, "Incompatible network address formats")
+            }
+            Self::TooManyMedia { .. } => (399, "Too many media streams"),
+            Self::NoAcceptableMedia | Self::MediaRejected => (304, "Media type not available"),
+            Self::NoCommonCodec => (305, "Incompatible media format"),
+            _ => return None,
+        };
+        Some(Warning { code, text })
     }
 }
 

@@ -9,7 +9,7 @@ use ezk_sdp_types::{ParseSessionDescriptionError, TaggedAddress, UnknownAttribut
 
 use super::{
     Format, MediaDescription, MediaDirection, MediaKind, Origin, Protocol, RtcpAttr, SdpError,
-    SessionDescription, static_payload_type,
+    SdpLimits, SessionDescription, static_payload_type,
 };
 
 /// Attributes we act on; every other `a=` line is dropped before `ezk-sdp-types` sees it.
@@ -28,12 +28,23 @@ struct MediaLine {
     pts: Vec<u8>,
 }
 
+/// Parses an SDP body (RFC 4566) into the model Switchboard negotiates with, under the default
+/// [`SdpLimits`].
+///
+/// # Errors
+/// See [`parse_with`].
+pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
+    parse_with(body, &SdpLimits::default())
+}
+
 /// Parses an SDP body (RFC 4566) into the model Switchboard negotiates with.
 ///
 /// # Errors
 /// An [`SdpError`] with status 400 for anything that is not valid SDP (see the variants), or
-/// [`SdpError::HostnameAddress`] (488) for a connection address we cannot use.
-pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
+/// 488 for a body we will not use: a connection address that is a host name
+/// ([`SdpError::HostnameAddress`]) or not unicast ([`SdpError::NotUnicast`]), more `m=` lines
+/// than `limits` allow ([`SdpError::TooManyMedia`], found before the rest is parsed).
+pub fn parse_with(body: &[u8], limits: &SdpLimits) -> Result<SessionDescription, SdpError> {
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
     let mut filtered = String::with_capacity(text.len());
     let mut media_lines = Vec::new();
@@ -61,6 +72,11 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
         }
         match bytes[0] {
             b'm' => {
+                if media_lines.len() >= limits.max_media {
+                    return Err(SdpError::TooManyMedia {
+                        max: limits.max_media,
+                    });
+                }
                 media_lines.push(tokenize_media(&line[2..], line_no)?);
                 // ezk only needs to know a media section starts here.
                 filtered.push_str("m=audio 0 RTP/AVP\r\n");
@@ -76,6 +92,11 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                 if bytes[0] == b'o' {
                     origin_line = line_no;
                 }
+                if bytes[0] == b'c' {
+                    // Multicast `c=` lines carry a TTL (`224.2.1.1/127`, RFC 4566 §5.7) that
+                    // the parser underneath may not read: refuse them as such, not as syntax.
+                    check_connection_line(&line[2..])?;
+                }
                 filtered.push_str(line);
                 filtered.push_str("\r\n");
             }
@@ -90,7 +111,7 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
     let session_connection = parsed
         .connection
         .as_ref()
-        .map(|c| ip(&c.address))
+        .map(|c| ip(&c.address).and_then(unicast))
         .transpose()?;
     let origin = Origin {
         username: parsed.origin.username.to_string(),
@@ -189,6 +210,39 @@ fn map_ezk_error(e: ParseSessionDescriptionError) -> SdpError {
     }
 }
 
+/// `IN IP4 <address>[/ttl[/count]]`: an address that is an IP must be one we may send to. Host
+/// names and syntax are left to the parser underneath.
+fn check_connection_line(value: &str) -> Result<(), SdpError> {
+    let address = value.split_ascii_whitespace().nth(2).unwrap_or_default();
+    let address = address.split('/').next().unwrap_or_default();
+    match address.parse::<IpAddr>() {
+        Ok(ip) => unicast(ip).map(|_| ()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// An address we may send media to: unicast, or unspecified (the hold of RFC 3264 §8.4).
+/// Multicast (224.0.0.0/4, ff00::/8, also IPv4-mapped) and the IPv4 broadcast address are not.
+fn unicast(ip: IpAddr) -> Result<IpAddr, SdpError> {
+    let plain = ip.to_canonical();
+    let broadcast = matches!(plain, IpAddr::V4(v4) if v4.is_broadcast());
+    if plain.is_multicast() || broadcast {
+        return Err(SdpError::NotUnicast(ip));
+    }
+    Ok(ip)
+}
+
+/// An `a=rtcp` address: unspecified means nothing (RTCP follows the RTP host); otherwise it
+/// must be unicast like a connection address.
+fn rtcp_address(addr: &TaggedAddress) -> Result<Option<IpAddr>, SdpError> {
+    match ip(addr) {
+        Ok(ip) if ip.is_unspecified() => Ok(None),
+        Ok(ip) => unicast(ip).map(Some),
+        // A host name here never failed a call before; it still does not.
+        Err(_) => Ok(None),
+    }
+}
+
 /// The IP of a connection address; host names cannot be used by a sans-IO core.
 fn ip(addr: &TaggedAddress) -> Result<IpAddr, SdpError> {
     match addr {
@@ -220,7 +274,7 @@ fn build_media(
     session_connection: Option<IpAddr>,
 ) -> Result<MediaDescription, SdpError> {
     let connection = match &md.connection {
-        Some(c) => Some(ip(&c.address)?),
+        Some(c) => Some(unicast(ip(&c.address)?)?),
         None => session_connection,
     };
     if connection.is_none() && line.port != 0 {
@@ -252,10 +306,16 @@ fn build_media(
         },
         ptime: attr_u32(&md.attributes, "ptime"),
         maxptime: attr_u32(&md.attributes, "maxptime"),
-        rtcp: md.rtcp.as_ref().map(|r| RtcpAttr {
-            port: r.port,
-            addr: r.address.as_ref().and_then(|a| ip(a).ok()),
-        }),
+        rtcp: md
+            .rtcp
+            .as_ref()
+            .map(|r| -> Result<RtcpAttr, SdpError> {
+                Ok(RtcpAttr {
+                    port: r.port,
+                    addr: r.address.as_ref().map(rtcp_address).transpose()?.flatten(),
+                })
+            })
+            .transpose()?,
         rtcp_mux: md.rtcp_mux,
     })
 }

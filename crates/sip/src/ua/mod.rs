@@ -166,8 +166,10 @@ pub struct UaConfig {
     pub contacts: Vec<(Transport, SipUri)>,
     /// Seed for tags and Call-IDs (tests pass a fixed one; the server a random one).
     pub rng_seed: u64,
-    /// Host part for the Call-IDs we make.
+    /// Host part for the Call-IDs we make (also our warn-agent in Warning headers).
     pub call_id_host: String,
+    /// What an SDP body may ask of us: a 488 refusing an offer names the limit it broke.
+    pub sdp_limits: crate::sdp::SdpLimits,
 }
 
 /// Which request of a leg a transaction carries.
@@ -478,6 +480,7 @@ impl UserAgent {
                 .insert_named(&Contact::new(NameAddr::uri(contact)));
             set_sdp(&mut response.headers, &mut response.body, sdp);
         }
+        warn_refusal(&self.config, &mut response, &request.body);
         self.server_txs.remove(&tx);
         self.respond(now, tx, response);
         Ok(())
@@ -526,6 +529,7 @@ impl UserAgent {
             }
             set_sdp(&mut response.headers, &mut response.body, sdp);
         }
+        warn_refusal(&self.config, &mut response, &leg.invite.body);
         Ok((tx, response))
     }
 
@@ -610,6 +614,26 @@ impl UserAgent {
             }
         }
     }
+}
+
+/// RFC 3261 §20.43: a 488 Not Acceptable Here to an offer says why in a Warning header. The
+/// switch decides to refuse; the offer it refused is re-read here to name the reason (a limit
+/// it broke, a multicast address, no audio, no common codec), so every 488 carries one.
+fn warn_refusal(config: &UaConfig, response: &mut Response, offer: &[u8]) {
+    if response.code() != 488 || offer.is_empty() {
+        return;
+    }
+    let Some(warning) = crate::sdp::refusal_warning(offer, &config.sdp_limits) else {
+        return;
+    };
+    let agent = if config.call_id_host.is_empty() {
+        "switchboard"
+    } else {
+        config.call_id_host.as_str()
+    };
+    response
+        .headers
+        .insert(Name::WARNING, warning.header_value(agent));
 }
 
 fn contact_in(config: &UaConfig, transport: Transport) -> SipUri {

@@ -41,6 +41,7 @@ fn agent(port: u16, seed: u64) -> UserAgent {
             contacts: vec![(Transport::Udp, SipUri::new(host))],
             rng_seed: seed,
             call_id_host: "test".into(),
+            sdp_limits: crate::sdp::SdpLimits::default(),
         },
     )
 }
@@ -403,4 +404,55 @@ fn answer_in_the_ack_is_reported() {
         panic!("{events:?}")
     };
     assert_eq!((*leg, &sdp[..]), (b_leg, body.as_bytes()));
+}
+
+/// What B sends when it refuses an INVITE carrying `sdp` with `code`.
+fn refusal_to(sdp: &str, code: u16) -> String {
+    let mut b = agent(5061, 2);
+    let now = Instant::now();
+    let invite = format!(
+        "INVITE sip:100@127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKw{code}\r\n\
+         From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: w-{code}\r\n\
+         CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    b.handle_message(now, peer(5060), parse_message(invite.as_bytes()).unwrap());
+    let mut leg = None;
+    while let Some(out) = b.poll_output() {
+        if let UaOutput::Request {
+            tx,
+            source,
+            request,
+        } = out
+        {
+            leg = Some(b.accept(tx, source, request));
+        }
+    }
+    b.reject(now, leg.expect("the INVITE came up"), code)
+        .unwrap();
+    let mut sent = String::new();
+    while let Some(out) = b.poll_output() {
+        if let UaOutput::Transmit(t) = out {
+            sent = String::from_utf8_lossy(&t.bytes).into_owned();
+        }
+    }
+    sent
+}
+
+#[test]
+fn a_488_says_why_the_offer_was_refused() {
+    let multicast = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 224.2.1.1/127\r\nt=0 0\r\n\
+                     m=audio 4000 RTP/AVP 8\r\n";
+    let sent = refusal_to(multicast, 488);
+    assert!(sent.starts_with("SIP/2.0 488"), "{sent}");
+    assert!(
+        sent.contains("Warning: 330 test \"Multicast not available\"\r\n"),
+        "{sent}"
+    );
+    let g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                m=audio 4000 RTP/AVP 18\r\n";
+    assert!(refusal_to(g729, 488).contains("Warning: 305 test \"Incompatible media format\"\r\n"));
+    // Other refusals carry none.
+    assert!(!refusal_to(g729, 486).contains("Warning"));
 }

@@ -43,6 +43,8 @@ pub struct MediaConfig {
     pub tones: String,
     /// Folder of WAV files played, in order and looping, to callers on hold.
     pub moh_dir: String,
+    /// The most `m=` lines an SDP body may have; an offer with more is refused with 488.
+    pub max_sdp_media: usize,
 }
 
 impl Default for MediaConfig {
@@ -62,6 +64,7 @@ impl Default for MediaConfig {
             inband_dtmf: true,
             tones: "FR".into(),
             moh_dir: "sounds/moh".into(),
+            max_sdp_media: 16,
         }
     }
 }
@@ -111,6 +114,12 @@ impl MediaConfig {
             return invalid(
                 "jitter_max_ms",
                 "the jitter bounds must satisfy jitter_min_ms <= jitter_max_ms <= 2000".into(),
+            );
+        }
+        if !(1..=128).contains(&self.max_sdp_media) {
+            return invalid(
+                "max_sdp_media",
+                format!("{}: use 1 to 128", self.max_sdp_media),
             );
         }
         if !["FR", "US", "UK"].contains(&self.tones.to_ascii_uppercase().as_str()) {

@@ -50,6 +50,10 @@ pub(crate) fn tick_samples(rate: u32) -> usize {
 /// Decoded audio kept ahead of playout at most (drift or a burst beyond this is dropped).
 const MAX_FIFO: Duration = Duration::from_millis(200);
 
+/// A leg logs media from foreign sources (and moves of its latch) at most this often: a flood
+/// must not become a log line per packet.
+const LATCH_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// What a leg hears.
 #[derive(Debug)]
 pub(crate) enum Source {
@@ -357,6 +361,12 @@ pub(crate) struct Leg {
     pub(crate) packets_in: u64,
     pub(crate) packets_out: u64,
     pub(crate) dropped: u64,
+    /// RTP and RTCP from sources other than the latched one (counted in `dropped` too).
+    pub(crate) foreign: u64,
+    /// When a foreign drop was last logged (see [`LATCH_LOG_EVERY`]).
+    foreign_logged: Option<Instant>,
+    /// When a move of the latch was last logged.
+    moved_logged: Option<Instant>,
 }
 
 impl Leg {
@@ -401,6 +411,9 @@ impl Leg {
             packets_in: 0,
             packets_out: 0,
             dropped: 0,
+            foreign: 0,
+            foreign_logged: None,
+            moved_logged: None,
         }
     }
 
@@ -416,8 +429,14 @@ impl Leg {
                 || r.params != remote.params
                 || r.payload_type != remote.payload_type
         });
-        if self.remote.as_ref().is_none_or(|r| r.rtp != remote.rtp) {
-            self.latch.reset(remote.rtp);
+        // A new address (or new signalling) starts learning again; the same SDP again (a
+        // session refresh, a codec change) keeps the latched source.
+        if self
+            .remote
+            .as_ref()
+            .is_none_or(|r| r.rtp != remote.rtp || r.signalling != remote.signalling)
+        {
+            self.latch.reset(remote.rtp, remote.signalling);
             self.rtcp_from = None;
         }
         if changed_codec {
@@ -460,7 +479,8 @@ impl Leg {
         self.encoder.as_ref().map(|e| e.0.sample_rate())
     }
 
-    /// Where our RTP goes, if we may send at all.
+    /// Where our RTP goes, if we may send at all: never to an address that has not sent us
+    /// media, unless the signalling came from its IP (see `switchboard_media::latch`).
     pub(crate) fn send_target(&self) -> Option<SocketAddr> {
         let remote = self.remote.as_ref()?;
         if !remote.send || remote.rtp.port() == 0 {
@@ -469,7 +489,8 @@ impl Leg {
         self.latch.target()
     }
 
-    /// Where our RTCP goes.
+    /// Where our RTCP goes: where the remote's RTCP comes from; until it has sent some, the
+    /// SDP's RTCP address only if it is on the host our RTP may go to (no reflection either).
     pub(crate) fn rtcp_target(&self) -> Option<SocketAddr> {
         let remote = self.remote.as_ref()?;
         if remote.rtp.port() == 0 {
@@ -478,7 +499,45 @@ impl Leg {
         if remote.rtcp_mux {
             return self.latch.target();
         }
-        self.rtcp_from.or(Some(remote.rtcp))
+        if let Some(from) = self.rtcp_from {
+            return Some(from);
+        }
+        let rtp = self.latch.target()?;
+        (rtp.ip().to_canonical() == remote.rtcp.ip().to_canonical()).then_some(remote.rtcp)
+    }
+
+    /// A datagram from `from`, which is not this leg's remote, was dropped: counted, and
+    /// logged once per [`LATCH_LOG_EVERY`] at most.
+    pub(crate) fn foreign_dropped(&mut self, now: Instant, from: SocketAddr, rtcp: bool) {
+        self.dropped += 1;
+        self.foreign += 1;
+        if self
+            .foreign_logged
+            .is_none_or(|t| now.saturating_duration_since(t) >= LATCH_LOG_EVERY)
+        {
+            self.foreign_logged = Some(now);
+            tracing::debug!(
+                leg = %self.id,
+                %from,
+                rtcp,
+                latched = ?self.latch.latched(),
+                foreign = self.foreign,
+                "media from a foreign source dropped"
+            );
+        }
+    }
+
+    /// The latched source moved to `to` (same SSRC, continuing sequence: a NAT rebinding).
+    pub(crate) fn latch_moved(&mut self, now: Instant, to: SocketAddr) {
+        // The NAT rebound the RTCP flow too: learn it again from the next report.
+        self.rtcp_from = None;
+        if self
+            .moved_logged
+            .is_none_or(|t| now.saturating_duration_since(t) >= LATCH_LOG_EVERY)
+        {
+            self.moved_logged = Some(now);
+            tracing::info!(leg = %self.id, %to, "RTP source moved (same stream from a new address)");
+        }
     }
 
     /// The leg is on hold from the remote's side: it asked us not to send (sendonly/inactive).
@@ -525,6 +584,7 @@ impl Leg {
             lost: i64::from(self.rx.cumulative_lost()),
             jitter_ms: f64::from(self.rx.jitter()) * 1000.0 / f64::from(self.clock().max(1)),
             dropped: self.dropped,
+            foreign: self.foreign,
         }
     }
 }

@@ -23,7 +23,7 @@ mod stats;
 mod worker;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -88,6 +88,10 @@ pub struct RemoteMedia {
     pub send: bool,
     /// The remote will send to us (it did not say recvonly/inactive).
     pub recv: bool,
+    /// The IP this leg's SIP signalling comes from (the caller's INVITE; for a callee, the
+    /// address we sent the INVITE to), when known. Until the remote sends us RTP we send ours
+    /// to `rtp` only if it is on this IP: an SDP cannot aim our media at a third host.
+    pub signalling: Option<IpAddr>,
 }
 
 impl RemoteMedia {
@@ -184,6 +188,8 @@ pub struct LegSummary {
     pub jitter_ms: f64,
     /// Datagrams dropped: malformed, unknown payload type, or from a foreign source.
     pub dropped: u64,
+    /// Of those, RTP and RTCP from a source other than the leg's remote (a third party).
+    pub foreign: u64,
 }
 
 /// Commands to a worker.

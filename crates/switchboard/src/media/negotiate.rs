@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use switchboard_media::codec::{CodecKind, CodecParams, OpusFmtp, OpusRate, parse_opus_fmtp};
 use switchboard_sip::sdp::{
-    self, CodecOrder, CodecPref, MediaDirection, Negotiated, SdpError, SdpOrigin,
+    self, CodecOrder, CodecPref, MediaDirection, Negotiated, SdpError, SdpLimits, SdpOrigin,
     SessionDescription,
 };
 
@@ -40,6 +40,8 @@ pub struct Negotiation {
     ptime_ms: u32,
     /// The Opus PCM rate when nothing else decides it (the recording's rate).
     opus_rate: OpusRate,
+    /// What an SDP body may ask of us (`[media] max_sdp_media`).
+    limits: SdpLimits,
 }
 
 /// Our offer to a callee, kept to read its answer.
@@ -63,7 +65,37 @@ impl Negotiation {
             codecs,
             ptime_ms: media.ptime_ms,
             opus_rate: OpusRate::Narrowband,
+            limits: SdpLimits {
+                max_media: media.max_sdp_media,
+            },
         }
+    }
+
+    /// Whether an offer can be answered at all: valid SDP within our limits (unicast addresses,
+    /// not too many streams) with an audio stream in a codec we have. Checked when a call
+    /// arrives, so a hopeless offer is refused before anyone's phone rings.
+    ///
+    /// # Errors
+    /// 400 for an offer that is not valid SDP, 488 for one we cannot use.
+    pub fn check_offer(&self, offer: &[u8]) -> Result<(), NegotiationError> {
+        let parsed = self.parse(offer)?;
+        let local = sdp::LocalMedia {
+            addr: std::net::IpAddr::from([0, 0, 0, 0]),
+            port: 9,
+        };
+        let mut origin = SdpOrigin::new(0, 0);
+        let (_, negotiated) = sdp::answer(
+            &parsed,
+            &local,
+            &self.prefs(&[]),
+            CodecOrder::Offerer,
+            &mut origin,
+        )?;
+        self.remote(&negotiated, None).map(|_| ())
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<SessionDescription, SdpError> {
+        sdp::parse_with(body, &self.limits)
     }
 
     /// With the Opus PCM rate used when a leg is not transcoded to another codec.
@@ -108,7 +140,7 @@ impl Negotiation {
     /// valid SDP; the answer will then say why).
     #[must_use]
     pub fn offered(&self, offer: &[u8]) -> Vec<CodecKind> {
-        let Ok(parsed) = sdp::parse(offer) else {
+        let Ok(parsed) = self.parse(offer) else {
             return Vec::new();
         };
         parsed
@@ -138,7 +170,7 @@ impl Negotiation {
         prefer: &[CodecKind],
         other_leg: Option<CodecKind>,
     ) -> Result<(Bytes, RemoteMedia), NegotiationError> {
-        let parsed = sdp::parse(offer)?;
+        let parsed = self.parse(offer)?;
         let offered = self.offered(offer);
         let (prefs, order) = match prefer.iter().find(|k| offered.contains(k)) {
             Some(first) => (self.prefs(&[*first]), CodecOrder::Ours),
@@ -196,7 +228,7 @@ impl Negotiation {
         answer: &[u8],
         other_leg: Option<CodecKind>,
     ) -> Result<RemoteMedia, NegotiationError> {
-        let parsed = sdp::parse(answer)?;
+        let parsed = self.parse(answer)?;
         let negotiated = sdp::accept_answer(&sent.parsed, &parsed)?;
         self.remote(&negotiated, other_leg)
     }
@@ -255,6 +287,8 @@ impl Negotiation {
             // RFC 3264 §8.4: c=0.0.0.0 (RFC 2543 hold) means send nothing there.
             send: send && !unspecified && rtp.port() != 0,
             recv,
+            // The SIP leg knows where its signalling comes from; see `SdpLeg`.
+            signalling: None,
         })
     }
 }

@@ -16,7 +16,8 @@ pub struct MediaStats {
     pub dropped_malformed: AtomicU64,
     /// RTP with a payload type the leg did not negotiate.
     pub dropped_payload_type: AtomicU64,
-    /// Datagrams from an address other than the latched remote (no hijack by a third party).
+    /// RTP and RTCP from an address other than the leg's remote (no hijack by a third party;
+    /// see `switchboard_media::latch`). Each leg also logs them at debug, once per 10 s.
     pub dropped_foreign: AtomicU64,
     /// Packets that arrived for a leg whose remote is not known yet, or too late for playout.
     pub dropped_other: AtomicU64,

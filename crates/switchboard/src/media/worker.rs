@@ -260,9 +260,24 @@ impl Worker {
                 session.bridge = None;
             }
             let summary = leg.summary();
-            let _ = session
+            if session
                 .events
-                .try_send(MediaEvent::LegSummary { leg: id, summary });
+                .try_send(MediaEvent::LegSummary { leg: id, summary })
+                .is_err()
+            {
+                // The call ended first (its legs go when it releases the session): its
+                // counters are said here, so every leg's line reaches the log.
+                tracing::info!(
+                    leg = %id,
+                    packets_in = summary.packets_in,
+                    packets_out = summary.packets_out,
+                    lost = summary.lost,
+                    jitter_ms = summary.jitter_ms,
+                    dropped = summary.dropped,
+                    foreign = summary.foreign,
+                    "leg media"
+                );
+            }
         }
         self.finish_leg_recordings(index, &mut leg);
         let s = leg.session;
@@ -392,14 +407,15 @@ impl Worker {
             leg.dropped += 1;
             return;
         }
-        match leg.latch.check(now, from, header.ssrc.0, header.sequence) {
+        match leg.latch.check(from, header.ssrc.0, header.sequence) {
             Verdict::Accept => {}
             Verdict::Latched(addr) => {
                 tracing::debug!(leg = %leg.id, %addr, "RTP source latched");
             }
+            Verdict::Relatched(addr) => leg.latch_moved(now, addr),
             Verdict::Reject => {
                 local.dropped_foreign += 1;
-                leg.dropped += 1;
+                leg.foreign_dropped(now, from, false);
                 return;
             }
         }
@@ -589,9 +605,9 @@ fn on_rtcp(
 ) {
     // Reports are accepted only from the host the RTP comes from (RFC 3550 §8: no third party
     // may feed us reports about the call).
-    let expected_ip = leg.latch.target().map(|a| a.ip());
-    if expected_ip.is_some_and(|ip| ip != from.ip()) {
+    if !leg.latch.allows_rtcp_from(from.ip()) {
         local.dropped_foreign += 1;
+        leg.foreign_dropped(now, from, true);
         return;
     }
     match leg.rtcp_session.handle_incoming(now, data) {

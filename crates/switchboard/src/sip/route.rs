@@ -23,7 +23,7 @@ use switchboard_sip::{Peer, Request};
 
 use super::directory::{Caller, Directory};
 use crate::dialplans::DialplanStore;
-use crate::protocol::{AgentCommand, Route};
+use crate::protocol::{AgentCommand, Route, Routing};
 
 /// A refusal: the status and the To tag to answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,8 @@ pub struct Routed {
     pub from: Option<NameAddr>,
     /// Max-Forwards for the legs we place (the INVITE's minus one).
     pub max_forwards: u8,
-    /// The route.
-    pub route: Route,
+    /// The route, and the INVITE's source IP when its Via is unambiguous.
+    pub route: Routing,
 }
 
 /// The policy, built once from the configuration.
@@ -194,6 +194,11 @@ impl Router {
         let dialled = switchboard_sip::uri_user(&request.line.uri).unwrap_or_default();
         let from = from(request);
         let max_forwards = max_forwards(request).saturating_sub(1);
+        let signalling_ip = request.stamped_source_ip();
+        let routing = |route| Routing {
+            route,
+            signalling_ip,
+        };
         if let Caller::Agent(agent) = caller
             && let Some(command) = self.feature(&dialled)
         {
@@ -201,10 +206,10 @@ impl Router {
                 dialled,
                 from,
                 max_forwards,
-                route: Route::Feature {
+                route: routing(Route::Feature {
                     agent: agent.clone(),
                     command,
-                },
+                }),
             });
         }
         let trunk = match caller {
@@ -217,7 +222,7 @@ impl Router {
                 dialled,
                 from,
                 max_forwards,
-                route: Route::Dialplan(Box::new(start)),
+                route: routing(Route::Dialplan(Box::new(start))),
             });
         }
         if self.directory.is_agent(&dialled) {
@@ -232,10 +237,10 @@ impl Router {
                 return Err(Refusal::new(480, "sb-480"));
             }
             return Ok(Routed {
-                route: Route::Extension {
+                route: routing(Route::Extension {
                     extension: dialled.clone(),
                     targets,
-                },
+                }),
                 dialled,
                 from,
                 max_forwards,

@@ -64,6 +64,9 @@ pub(crate) struct CallerLeg {
     pub(crate) media: Option<SdpLeg>,
     /// Its offer, until answered (None: a late offer).
     pub(crate) offer: Option<Bytes>,
+    /// The IP its INVITE came from, when certain (vouches for its SDP address: see
+    /// [`SdpLeg`]).
+    pub(crate) signalling_ip: Option<std::net::IpAddr>,
     /// A final response went out (200 or a rejection).
     pub(crate) final_sent: bool,
     /// It has gone (BYE/CANCEL seen, or ended by us): nothing more is sent to it.
@@ -140,7 +143,7 @@ impl Cx {
             (Some(user), _) => user,
             (None, Caller::Trunk(_)) => String::new(),
         };
-        let (direction, trunk) = match (&setup.caller, &setup.route) {
+        let (direction, trunk) = match (&setup.caller, &setup.route.route) {
             (Caller::Trunk(name), _) => (Direction::Inbound, Some(name.clone())),
             (Caller::Agent(_), _) => (Direction::Internal, None),
         };
@@ -183,6 +186,7 @@ impl Cx {
                 sip: setup.inbound,
                 media: None,
                 offer: setup.offer,
+                signalling_ip: setup.route.signalling_ip,
                 final_sent: false,
                 gone: false,
                 answered: None,
@@ -202,7 +206,7 @@ impl Cx {
             .push_back(Command::RecordStarted(Box::new(cx.rec.clone())));
         let caller_leg = cx.caller_leg(None);
         cx.out.push_back(Command::RecordLeg(Box::new(caller_leg)));
-        (cx, setup.route)
+        (cx, setup.route.route)
     }
 
     /// The next leg's number.
@@ -311,7 +315,12 @@ impl Cx {
 
     pub(crate) fn set_caller_media(&mut self, local: LocalMedia) {
         let session_id = self.cfg.seed ^ local.leg.0.wrapping_mul(0x9E37_79B9);
-        self.caller.media = Some(SdpLeg::new(self.caller.sip, local, session_id));
+        self.caller.media = Some(SdpLeg::new(
+            self.caller.sip,
+            local,
+            session_id,
+            self.caller.signalling_ip,
+        ));
     }
 
     /// An agent's call holds it busy in the ACD (a caller agent is always granted).
@@ -366,6 +375,15 @@ impl Cx {
             sdp: Some(sdp),
         });
         Ok(())
+    }
+
+    /// The status to refuse the caller with when its offer can never be answered (see
+    /// `Negotiation::check_offer`); `None` for a usable offer or none at all (a late offer).
+    pub(crate) fn unusable_offer(&self) -> Option<u16> {
+        let offer = self.caller.offer.as_deref()?;
+        let err = self.cfg.negotiation.check_offer(offer).err()?;
+        tracing::info!(%err, status = err.status, "caller's offer refused");
+        Some(err.status)
     }
 
     /// Our SDP for the caller: the answer to its offer (made once, then repeated), or our offer
@@ -537,6 +555,7 @@ impl Cx {
                     lost = summary.lost,
                     jitter_ms = summary.jitter_ms,
                     dropped = summary.dropped,
+                    foreign = summary.foreign,
                     "leg media"
                 );
                 None

@@ -351,10 +351,19 @@ pub struct CallMachine {
 
 impl CallMachine {
     /// A call from its setup, at `now` (= `wall` on the wall clock). Its first commands record
-    /// the call's start and ask for the caller's media leg.
+    /// the call's start and ask for the caller's media leg; a caller's offer we could never
+    /// answer (not SDP: 400; multicast, too many streams, no codec of ours: 488) is refused at
+    /// once instead, before a port is taken or a phone rings.
     #[must_use]
     pub fn new(now: Instant, wall: Timestamp, setup: CallSetup, cfg: Arc<CallConfig>) -> Self {
         let (mut cx, route) = Cx::new(now, wall, setup, cfg);
+        if let Some(status) = cx.unusable_offer() {
+            cx.finish(now, &Outcome::Unanswered(status));
+            return CallMachine {
+                cx,
+                phase: Phase::Done,
+            };
+        }
         let req = cx.req();
         cx.media(MediaCommand::AddLeg {
             req,

@@ -4,6 +4,7 @@
 //! usable answer anywhere wins and every other fork is cancelled (RFC 3261 §16.7 in a B2BUA's
 //! terms); a group whose forks all failed reports the most telling status.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use switchboard_media::codec::CodecKind;
@@ -59,8 +60,9 @@ struct Group {
     party: String,
     /// Targets waiting for the media leg.
     queued: Vec<OutboundCall>,
-    /// INVITEs sent whose leg id has not come back yet.
-    inviting: Vec<ReqId>,
+    /// INVITEs sent whose leg id has not come back yet, with the IP each went to (the fork's
+    /// signalling source, which vouches for the SDP address its answer names).
+    inviting: Vec<(ReqId, IpAddr)>,
     forks: Vec<LegId>,
     failures: Vec<u16>,
     deadline: Instant,
@@ -154,11 +156,12 @@ impl Ringer {
         for mut target in std::mem::take(&mut group.queued) {
             target.sdp.clone_from(&offer);
             let req = cx.req();
+            let dest = target.dest.addr.ip();
             cx.out.push_back(Command::Invite {
                 req,
                 call: Box::new(target),
             });
-            group.inviting.push(req);
+            group.inviting.push((req, dest));
         }
     }
 
@@ -217,7 +220,7 @@ impl Ringer {
                     (None, None) => Vec::new(),
                 };
                 let session_id = cx.cfg.seed ^ local.leg.0.rotate_left(17);
-                let mut template = SdpLeg::new(LegId(0), local, session_id);
+                let mut template = SdpLeg::new(LegId(0), local, session_id, None);
                 template.offer(&negotiation, &first);
                 for group in &mut self.groups {
                     Self::invite(cx, &template, group);
@@ -243,15 +246,25 @@ impl Ringer {
         leg: Option<LegId>,
         done: &mut Vec<Rung>,
     ) -> bool {
-        let Some(group) = self.groups.iter_mut().find(|g| g.inviting.contains(&req)) else {
+        let Some(group) = self
+            .groups
+            .iter_mut()
+            .find(|g| g.inviting.iter().any(|(r, _)| *r == req))
+        else {
             return false;
         };
-        group.inviting.retain(|r| *r != req);
+        let dest = group
+            .inviting
+            .iter()
+            .find(|(r, _)| *r == req)
+            .map(|(_, dest)| *dest);
+        group.inviting.retain(|(r, _)| *r != req);
         match (leg, &self.slot) {
             (Some(leg), Slot::Ready(template)) => {
                 tracing::debug!(%leg, party = %crate::redact::number(&group.party), "ringing contact");
                 let mut sdp = template.as_ref().clone();
                 sdp.sip = leg;
+                sdp.signalling = dest;
                 group.forks.push(leg);
                 let index = cx.next_leg_index();
                 cx.callees.insert(

@@ -1,6 +1,12 @@
 //! One SIP leg's side of the media: our RTP address, our `o=` line, and what its remote end
 //! agreed to. Offers and answers on the leg go through here, so re-INVITEs (hold, unhold, a
 //! codec change) are answered on the leg that sent them, without involving the other leg.
+//!
+//! The leg also knows where its signalling comes from, and stamps it on every agreement it
+//! hands the media engine: our RTP goes to the remote's SDP address before the remote has
+//! sent any only when that address is on the signalling's IP (no reflection at third hosts).
+
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use switchboard_media::codec::CodecKind;
@@ -23,10 +29,13 @@ pub struct SdpLeg {
     offer_sent: Option<OfferSent>,
     /// The last SDP we sent (repeated when a 200 must carry the answer a 183 already gave).
     pub last_sdp: Option<Bytes>,
+    /// The IP the leg's SIP signalling comes from, when known: the caller's INVITE's source;
+    /// for a callee, the address we sent the INVITE to (its answer is a response to it).
+    pub signalling: Option<IpAddr>,
 }
 
 impl SdpLeg {
-    pub fn new(sip: LegId, local: LocalMedia, session_id: u64) -> Self {
+    pub fn new(sip: LegId, local: LocalMedia, session_id: u64, signalling: Option<IpAddr>) -> Self {
         SdpLeg {
             sip,
             local,
@@ -34,6 +43,7 @@ impl SdpLeg {
             remote: None,
             offer_sent: None,
             last_sdp: None,
+            signalling,
         }
     }
 
@@ -50,8 +60,9 @@ impl SdpLeg {
         prefer: &[CodecKind],
         other: Option<CodecKind>,
     ) -> Result<Bytes, NegotiationError> {
-        let (sdp, remote) =
+        let (sdp, mut remote) =
             negotiation.answer(offer, &self.local, &mut self.origin, prefer, other)?;
+        remote.signalling = self.signalling;
         self.remote = Some(remote);
         self.last_sdp = Some(sdp.clone());
         Ok(sdp)
@@ -79,7 +90,9 @@ impl SdpLeg {
                 message: "an SDP answer arrived for no offer of ours".into(),
             });
         };
-        self.remote = Some(negotiation.accept(sent, answer, other)?);
+        let mut remote = negotiation.accept(sent, answer, other)?;
+        remote.signalling = self.signalling;
+        self.remote = Some(remote);
         Ok(())
     }
 }

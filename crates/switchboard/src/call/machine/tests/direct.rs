@@ -341,3 +341,77 @@ fn a_media_timeout_while_talking_ends_both_legs() {
     assert_eq!(rec.hangup_cause.as_deref(), Some("media-timeout"));
     assert_eq!(rec.talk, Some(Duration::from_secs(30)), "talk counted once");
 }
+
+#[test]
+fn each_leg_tells_the_media_where_its_signalling_comes_from() {
+    // The agent's phone is registered from another host than the caller's trunk: each media
+    // leg is told its own leg's signalling IP (the caller's INVITE source; the address the
+    // callee's INVITE went to), which alone may vouch for its SDP address.
+    let phone = std::net::IpAddr::from([192, 0, 2, 7]);
+    let mut target = contact("1001", 5071);
+    target.dest.addr = SocketAddr::new(phone, 5071);
+    let route = Route::Extension {
+        extension: "1001".into(),
+        targets: vec![target],
+    };
+    let mut h = Harness::new(route, trunk());
+    h.drain();
+    h.acd(Output::ClaimResult {
+        call: CALL,
+        agent: AgentId::new("1001"),
+        granted: true,
+    });
+    let [fork] = h.legs_to("1001")[..] else {
+        panic!("one fork")
+    };
+    let out = h.leg(LegEvent::Answered {
+        leg: fork,
+        sdp: Some(sdp(30000)),
+    });
+    let signalling: Vec<_> = media(&out)
+        .iter()
+        .filter_map(|m| match m {
+            MediaCommand::SetRemote { remote, .. } => Some((remote.rtp.port(), remote.signalling)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        signalling.contains(&(30000, Some(phone))),
+        "the callee's leg: {signalling:?}"
+    );
+    assert!(
+        signalling.contains(&(40000, Some(std::net::IpAddr::from([127, 0, 0, 1])))),
+        "the caller's leg: {signalling:?}"
+    );
+}
+
+#[test]
+fn an_offer_we_could_never_answer_is_refused_before_anything_rings() {
+    let multicast = Bytes::from_static(
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 239.1.1.1\r\nt=0 0\r\n\
+          m=audio 4000 RTP/AVP 8\r\n",
+    );
+    let g729 = Bytes::from_static(
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+          m=audio 4000 RTP/AVP 18\r\n",
+    );
+    let garbage = Bytes::from_static(b"not sdp");
+    for (offer, status) in [(multicast, 488), (g729, 488), (garbage, 400)] {
+        let mut h = Harness::with_offer(direct(), trunk(), Some(offer));
+        let out = h.drain();
+        assert!(
+            sip(
+                &out,
+                |c| matches!(c, CallCommand::Reject { leg, code } if *leg == CALLER && *code == status)
+            ),
+            "{status}: {out:?}"
+        );
+        assert!(media(&out).is_empty(), "no port taken: {out:?}");
+        assert!(h.invited.is_empty(), "nothing rang");
+        assert!(matches!(out.last(), Some(Command::Finish(_))), "{out:?}");
+        assert_eq!(
+            h.record().hangup_cause.as_deref(),
+            Some(format!("unanswered-{status}").as_str())
+        );
+    }
+}

@@ -202,7 +202,10 @@ impl Harness {
             offer,
             dialled: "100".into(),
             max_forwards: 69,
-            route,
+            route: crate::protocol::Routing {
+                route,
+                signalling_ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+            },
             at: t0,
         };
         let m = CallMachine::new(t0, jiff::Timestamp::UNIX_EPOCH, setup, config());
