@@ -581,7 +581,12 @@ impl Core {
             offer,
             dialled: routed.dialled,
             max_forwards: routed.max_forwards,
-            route: routed.route,
+            // The address the INVITE really came from (not what its Via claims): media may be
+            // sent to the SDP's address before the caller sends any only if it is this host.
+            route: crate::protocol::Routing {
+                signalling_ip: Some(source.addr.ip()),
+                ..routed.route
+            },
             at: now,
         };
         tokio::spawn(call::run(
