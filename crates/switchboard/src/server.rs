@@ -333,7 +333,15 @@ fn services(
     records: Records,
     next_call: u64,
 ) -> anyhow::Result<Services> {
-    let media = MediaEngine::start(&config.media, &config.recording, seed)
+    // SSRCs are seen by every peer and their generator is not a CSPRNG: unless a test fixed
+    // rng_seed, they get a seed of their own, so that recovering it from SSRCs tells nothing
+    // about the seed of SIP tags, branches and Call-IDs.
+    let ssrc_seed = if config.rng_seed.is_some() {
+        seed
+    } else {
+        rand::random()
+    };
+    let media = MediaEngine::start(&config.media, &config.recording, ssrc_seed)
         .context("media: cannot start the media workers")?;
     let dialplans = DialplanStore::load(config).map_err(|report| {
         anyhow::anyhow!("dialplan: the dialplans do not pass the check:\n{report}")
