@@ -147,8 +147,9 @@ pub enum Route {
 pub struct Routing {
     /// Where the call goes.
     pub route: Route,
-    /// The IP the INVITE came from, when its top Via says so for certain
-    /// ([`switchboard_sip::Request::stamped_source_ip`]). The caller's SDP address may get our
+    /// The IP the INVITE came from: the SIP core sets it from the packet's source (the
+    /// router's guess from the stamped top Via,
+    /// [`switchboard_sip::Request::stamped_source_ip`], is the fallback). The caller's SDP address may get our
     /// media before the caller sends any only if it is on this IP (no reflection at a third
     /// host).
     pub signalling_ip: Option<IpAddr>,
