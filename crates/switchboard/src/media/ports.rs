@@ -148,14 +148,14 @@ impl PortPool {
         };
         for k in 0..count {
             let i = (start + k) % count;
-            if let Some((rtp, rtcp)) = self.bind(state.free[i]) {
+            if let Some((rtp, rtcp)) = self.bind(state.free[i])? {
                 let port = state.free.swap_remove(i);
                 return Ok(self.lease(&mut state, port, rtp, rtcp));
             }
         }
         // Nothing else: the pairs that rested longest first.
         for i in 0..state.resting.len() {
-            if let Some((rtp, rtcp)) = self.bind(state.resting[i].1) {
+            if let Some((rtp, rtcp)) = self.bind(state.resting[i].1)? {
                 let port = state.resting.remove(i).map_or(0, |(_, port)| port);
                 return Ok(self.lease(&mut state, port, rtp, rtcp));
             }
@@ -173,10 +173,27 @@ impl PortPool {
         ))
     }
 
-    fn bind(&self, port: u16) -> Option<(UdpSocket, UdpSocket)> {
-        let rtp = UdpSocket::bind(SocketAddr::new(self.address, port)).ok()?;
-        let rtcp = UdpSocket::bind(SocketAddr::new(self.address, port + 1)).ok()?;
-        Some((rtp, rtcp))
+    /// The pair at `port`, `None` when another program holds either port; `Err` only when the
+    /// process is out of file descriptors (no other port would do better: say so at once).
+    fn bind(&self, port: u16) -> io::Result<Option<(UdpSocket, UdpSocket)>> {
+        let one = |port: u16| match UdpSocket::bind(SocketAddr::new(self.address, port)) {
+            Ok(socket) => Ok(Some(socket)),
+            Err(err) if matches!(err.raw_os_error(), Some(23 | 24)) => Err(io::Error::new(
+                err.kind(),
+                format!(
+                    "out of file descriptors ({err}): no RTP socket can be opened; raise the \
+                     limit (ulimit -n / LimitNOFILE) or lower sip.tcp_max_connections"
+                ),
+            )),
+            Err(_) => Ok(None),
+        };
+        let Some(rtp) = one(port)? else {
+            return Ok(None);
+        };
+        let Some(rtcp) = one(port + 1)? else {
+            return Ok(None);
+        };
+        Ok(Some((rtp, rtcp)))
     }
 
     fn lease(
