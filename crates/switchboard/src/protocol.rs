@@ -283,3 +283,40 @@ pub struct CallRecord {
     /// Its legs.
     pub legs: Vec<LegRecord>,
 }
+
+impl CallRecord {
+    /// A call that started at `started`, with nothing learnt yet.
+    #[must_use]
+    pub fn new(
+        call: CallRef,
+        call_id: String,
+        started: Instant,
+        direction: Direction,
+        trunk: Option<String>,
+        caller: String,
+        dialled: String,
+    ) -> CallRecord {
+        CallRecord {
+            call,
+            call_id,
+            started,
+            answered: None,
+            ended: None,
+            direction,
+            trunk,
+            caller,
+            dialled,
+            ivr_path: String::new(),
+            language: None,
+            queue: None,
+            wait: None,
+            agent: None,
+            talk: None,
+            disposition: None,
+            hangup_side: None,
+            hangup_cause: None,
+            recording: None,
+            legs: Vec::new(),
+        }
+    }
+}

@@ -192,6 +192,22 @@ pub struct LegSummary {
     pub foreign: u64,
 }
 
+impl LegSummary {
+    /// The leg's `leg media` log line.
+    pub fn log(&self, leg: MediaLegId) {
+        tracing::info!(
+            leg = %leg,
+            packets_in = self.packets_in,
+            packets_out = self.packets_out,
+            lost = self.lost,
+            jitter_ms = self.jitter_ms,
+            dropped = self.dropped,
+            foreign = self.foreign,
+            "leg media"
+        );
+    }
+}
+
 /// Commands to a worker.
 #[derive(Debug)]
 pub(crate) enum Command {

@@ -267,16 +267,7 @@ impl Worker {
             {
                 // The call ended first (its legs go when it releases the session): its
                 // counters are said here, so every leg's line reaches the log.
-                tracing::info!(
-                    leg = %id,
-                    packets_in = summary.packets_in,
-                    packets_out = summary.packets_out,
-                    lost = summary.lost,
-                    jitter_ms = summary.jitter_ms,
-                    dropped = summary.dropped,
-                    foreign = summary.foreign,
-                    "leg media"
-                );
+                summary.log(id);
             }
         }
         self.finish_leg_recordings(index, &mut leg);

@@ -633,38 +633,23 @@ impl Core {
             calls.unlogged = 0;
             calls.logged_at = Some(now);
         }
-        let caller = request
-            .headers
-            .get::<ezk_sip_types::header::typed::FromTo>(Name::FROM)
-            .ok()
-            .and_then(|from| switchboard_sip::uri_user(&from.uri.uri))
-            .unwrap_or_default();
-        let record = crate::protocol::CallRecord {
-            call: crate::protocol::CallRef(
+        let mut record = crate::protocol::CallRecord::new(
+            crate::protocol::CallRef(
                 self.services
                     .call_ids
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ),
             call_id,
-            started: now,
-            answered: None,
-            ended: Some(now),
-            direction: crate::protocol::Direction::Inbound,
-            trunk: Some(trunk.to_owned()),
-            caller,
-            dialled: dialled.to_owned(),
-            ivr_path: String::new(),
-            language: None,
-            queue: None,
-            wait: None,
-            agent: None,
-            talk: None,
-            disposition: Some(crate::protocol::Disposition::Failed),
-            hangup_side: Some(crate::protocol::HangupSide::Switch),
-            hangup_cause: Some(cause.to_owned()),
-            recording: None,
-            legs: Vec::new(),
-        };
+            now,
+            crate::protocol::Direction::Inbound,
+            Some(trunk.to_owned()),
+            from_user(request).unwrap_or_default(),
+            dialled.to_owned(),
+        );
+        record.ended = Some(now);
+        record.disposition = Some(crate::protocol::Disposition::Failed);
+        record.hangup_side = Some(crate::protocol::HangupSide::Switch);
+        record.hangup_cause = Some(cause.to_owned());
         // Never waits: a refusal flood must not stall signalling on the disk.
         self.services.records.refused(&record);
     }
@@ -771,14 +756,17 @@ fn claimed_user(request: &Request, proxy: bool) -> String {
         .get_raw(&header)
         .find_map(|value| switchboard_sip::auth::Credentials::parse(value).ok())
         .map(|creds| creds.username)
-        .or_else(|| {
-            request
-                .headers
-                .get::<ezk_sip_types::header::typed::FromTo>(Name::FROM)
-                .ok()
-                .and_then(|from| switchboard_sip::uri_user(&from.uri.uri))
-        })
+        .or_else(|| from_user(request))
         .unwrap_or_default()
+}
+
+/// The user part of the request's From.
+fn from_user(request: &Request) -> Option<String> {
+    request
+        .headers
+        .get::<ezk_sip_types::header::typed::FromTo>(Name::FROM)
+        .ok()
+        .and_then(|from| switchboard_sip::uri_user(&from.uri.uri))
 }
 
 fn leg_of(event: &LegEvent) -> LegId {

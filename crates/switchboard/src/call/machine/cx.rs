@@ -149,28 +149,15 @@ impl Cx {
         };
         // The call's start counts from the INVITE, not from when the task got to it.
         let started = setup.at.min(now);
-        let rec = CallRecord {
-            call: setup.call,
-            call_id: setup.call_id.clone(),
+        let rec = CallRecord::new(
+            setup.call,
+            setup.call_id.clone(),
             started,
-            answered: None,
-            ended: None,
             direction,
             trunk,
-            caller: caller_number,
-            dialled: setup.dialled.clone(),
-            ivr_path: String::new(),
-            language: None,
-            queue: None,
-            wait: None,
-            agent: None,
-            talk: None,
-            disposition: None,
-            hangup_side: None,
-            hangup_cause: None,
-            recording: None,
-            legs: Vec::new(),
-        };
+            caller_number,
+            setup.dialled.clone(),
+        );
         let mut cx = Cx {
             cfg,
             call: setup.call,
@@ -548,16 +535,7 @@ impl Cx {
                 None
             }
             MediaEvent::LegSummary { leg, summary } => {
-                tracing::info!(
-                    leg = %leg,
-                    packets_in = summary.packets_in,
-                    packets_out = summary.packets_out,
-                    lost = summary.lost,
-                    jitter_ms = summary.jitter_ms,
-                    dropped = summary.dropped,
-                    foreign = summary.foreign,
-                    "leg media"
-                );
+                summary.log(leg);
                 None
             }
             other => Some(Event::Media(other)),
