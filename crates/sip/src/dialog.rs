@@ -255,7 +255,7 @@ fn tag_of(header: Option<&FromTo>) -> String {
         .unwrap_or_default()
 }
 
-fn contact_uri(headers: &ezk_sip_types::Headers) -> Option<SipUri> {
+fn contact_uri(headers: &crate::Headers) -> Option<SipUri> {
     headers
         .get_named::<Vec<Contact>>()
         .ok()?

@@ -3,6 +3,7 @@
 //! This crate owns no socket, no timer and no clock. Its machines take the current `Instant` with
 //! every input and are asked what to do next:
 //!
+//! * [`headers`] holds a message's headers, found by name in constant time;
 //! * [`wire`] turns bytes from a socket into a checked [`message::SipMessage`] (or says which
 //!   error response a malformed request deserves), and frames messages on stream transports;
 //! * [`transaction`] holds the four RFC 3261 §17 transaction machines and their timers;
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod guard;
+pub mod headers;
 pub mod limit;
 pub mod message;
 pub mod registrar;
@@ -32,6 +34,7 @@ pub mod wire;
 /// The parsing crate underneath, for callers that build messages.
 pub use ezk_sip_types as ezk;
 
+pub use headers::Headers;
 pub use message::{
     HeadersExt, Peer, Request, Response, SipMessage, Transport, response_to, uri_user,
 };

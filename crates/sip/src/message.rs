@@ -1,5 +1,5 @@
-//! SIP messages as this crate passes them around: a start line, the headers as `ezk-sip-types`
-//! keeps them (raw values, decoded to typed headers on demand), and the body.
+//! SIP messages as this crate passes them around: a start line, the headers ([`Headers`]: raw
+//! values, decoded to typed headers on demand), and the body.
 //!
 //! Parsing bytes into these types, with the checks RFC 3261 and RFC 4475 ask for, lives in
 //! [`crate::wire`]; this module only holds and prints them.
@@ -12,7 +12,9 @@ use bytesstr::BytesStr;
 use ezk_sip_types::header::typed::{CSeq, CallID, FromTo, Via};
 use ezk_sip_types::msg::{RequestLine, StatusLine};
 use ezk_sip_types::print::{AppendCtx, PrintCtx};
-use ezk_sip_types::{Headers, Method, Name, StatusCode};
+use ezk_sip_types::{Method, Name, StatusCode};
+
+use crate::headers::Headers;
 
 /// Transport a message arrived on or leaves by.
 ///

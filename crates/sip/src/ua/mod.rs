@@ -658,7 +658,7 @@ fn dialog_key(dialog: &Dialog) -> (String, String) {
 }
 
 /// Puts `sdp` (or nothing) as the body with its Content-Type.
-fn set_sdp(headers: &mut ezk_sip_types::Headers, body: &mut Bytes, sdp: Option<Bytes>) {
+fn set_sdp(headers: &mut crate::Headers, body: &mut Bytes, sdp: Option<Bytes>) {
     headers.remove(&Name::CONTENT_TYPE);
     match sdp {
         Some(sdp) if !sdp.is_empty() => {

@@ -15,7 +15,9 @@ pub(crate) mod syntax;
 
 use bytes::Bytes;
 use ezk_sip_types::msg::{Line, PullParser};
-use ezk_sip_types::{Headers, Name, StatusCode};
+use ezk_sip_types::{Name, StatusCode};
+
+use crate::headers::Headers;
 
 pub use framing::{Frame, StreamFramer};
 
