@@ -100,6 +100,10 @@ pub struct SipConfig {
     pub tcp_max_per_source: usize,
     /// Seconds a message on a TCP connection may take from its first byte to its last.
     pub tcp_message_timeout_s: u64,
+    /// Receive buffer asked of the kernel for each SIP UDP socket, bytes: a burst queues here
+    /// while the transport task is busy instead of being dropped (Linux caps it at
+    /// `net.core.rmem_max`; the switch warns when it got less).
+    pub udp_buffer_bytes: usize,
 }
 
 impl Default for SipConfig {
@@ -118,6 +122,7 @@ impl Default for SipConfig {
             tcp_max_connections: 4096,
             tcp_max_per_source: 32,
             tcp_message_timeout_s: 10,
+            udp_buffer_bytes: 4 << 20,
         }
     }
 }
@@ -411,6 +416,15 @@ impl Config {
                     "0 would refuse every TCP connection or message; give at least 1".into(),
                 );
             }
+        }
+        if self.sip.udp_buffer_bytes < 65_536 {
+            return invalid(
+                "sip.udp_buffer_bytes".into(),
+                format!(
+                    "{} bytes cannot hold even one largest datagram; give at least 65536 (default 4194304)",
+                    self.sip.udp_buffer_bytes
+                ),
+            );
         }
         if self.sip.tcp_max_per_source > self.sip.tcp_max_connections {
             return invalid(

@@ -88,6 +88,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         let socket = UdpSocket::bind(addr).await.with_context(|| {
             format!("sip.udp: cannot bind UDP {addr} (in use, or not an address of this host?)")
         })?;
+        size_udp_buffer(&socket, *addr, config.sip.udp_buffer_bytes);
         udp_sockets.push(Arc::new(socket));
     }
     let mut tcp_listeners = Vec::new();
@@ -311,6 +312,28 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
     Ok((bound, records))
+}
+
+/// Asks the kernel for a SIP UDP socket's receive buffer of `wanted` bytes; says so when it
+/// granted less (Linux reports twice what it reserves for payload, and caps the request at
+/// `net.core.rmem_max`).
+fn size_udp_buffer(socket: &UdpSocket, addr: std::net::SocketAddr, wanted: usize) {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(err) = sock.set_recv_buffer_size(wanted) {
+        tracing::warn!(%addr, %err, "sip.udp_buffer_bytes: cannot size the UDP receive buffer");
+        return;
+    }
+    match sock.recv_buffer_size() {
+        Ok(granted) if granted < wanted => tracing::warn!(
+            %addr,
+            wanted,
+            granted,
+            "sip.udp_buffer_bytes: the kernel granted a smaller UDP receive buffer; bursts of \
+             requests may be dropped (raise net.core.rmem_max with sysctl)"
+        ),
+        Ok(granted) => tracing::debug!(%addr, granted, "SIP UDP receive buffer"),
+        Err(err) => tracing::debug!(%addr, %err, "cannot read the UDP receive buffer size"),
+    }
 }
 
 /// Logs what the media workers carried and dropped every 10 s (debug), like the SIP core does.
