@@ -21,6 +21,7 @@ pub mod acd;
 pub mod baresip;
 pub mod crm;
 pub mod endpoint;
+pub mod http;
 pub mod ivr;
 pub mod pcap;
 pub mod phone;
@@ -106,12 +107,18 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port");
 }
 
+/// The admin API token every test switch gets (through `SWITCHBOARD_API_TOKEN`).
+pub const API_TOKEN: &str = "test-api-token-0123456789";
+
 /// A running switchboard, killed on drop.
 #[derive(Debug)]
 pub struct Switchboard {
     child: Child,
     /// Its SIP address (UDP and TCP).
     pub sip: SocketAddr,
+    /// Its admin API's address, when its config has one (the shipped defaults, moved to a free
+    /// port by [`Switchboard::start`]); configs without an `[api]` section get the API off.
+    pub api: Option<SocketAddr>,
     /// Its working directory (config, logs).
     pub dir: tempdir::Dir,
     /// How many times the binary was started in `dir` (see [`Switchboard::restart`]).
@@ -129,7 +136,10 @@ impl Switchboard {
         let port = free_port();
         let defaults =
             std::fs::read_to_string(workspace().join("switchboard.toml")).expect("shipped config");
-        let config = defaults.replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"));
+        let api_port = free_port();
+        let config = defaults
+            .replace("127.0.0.1:5060", &format!("127.0.0.1:{port}"))
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{api_port}"));
         Switchboard::start_with(&format!("rng_seed = 7\n{config}\n{extra}"), port)
     }
 
@@ -162,12 +172,26 @@ impl Switchboard {
 
     fn launch(dir: tempdir::Dir, config: &str, port: u16) -> Switchboard {
         let path = dir.path().join("switchboard.toml");
+        // No test switch takes the default API port: an `[api]` section says where, or it is off.
+        let api = config.find("[api]").and_then(|at| {
+            let section = &config[at..];
+            let line = section
+                .lines()
+                .find(|l| l.trim_start().starts_with("listen"))?;
+            line.split('"').nth(1)?.parse::<SocketAddr>().ok()
+        });
+        let config = if config.contains("[api]") {
+            config.to_owned()
+        } else {
+            format!("{config}\n[api]\nenabled = false\n")
+        };
         std::fs::write(&path, config).expect("write config");
         let child = Switchboard::spawn(dir.path());
         let sip = SocketAddr::from(([127, 0, 0, 1], port));
         let mut sb = Switchboard {
             child,
             sip,
+            api,
             dir,
             runs: 1,
         };
@@ -184,6 +208,7 @@ impl Switchboard {
             .arg(dir.join("switchboard.toml"))
             .current_dir(dir)
             .env("RUST_LOG", "debug")
+            .env("SWITCHBOARD_API_TOKEN", API_TOKEN)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

@@ -74,7 +74,7 @@ pub enum Admission {
 }
 
 /// What to do after a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reaction {
     /// The source's failures in the window, this one included.
     pub source_failures: u32,

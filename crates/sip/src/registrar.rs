@@ -237,6 +237,15 @@ impl Registrar {
             .collect()
     }
 
+    /// How many agents have a live binding, and how many live bindings there are in all.
+    #[must_use]
+    pub fn counts(&self, now: Instant) -> (usize, usize) {
+        self.bindings.values().fold((0, 0), |(users, all), list| {
+            let live = list.iter().filter(|b| b.expires_at > now).count();
+            (users + usize::from(live > 0), all + live)
+        })
+    }
+
     /// Removes lapsed bindings and returns them.
     pub fn sweep(&mut self, now: Instant) -> Vec<(String, Binding)> {
         let mut gone = Vec::new();

@@ -2,6 +2,7 @@
 //! and validation with errors that name the key and say what to do.
 
 mod acd;
+mod api;
 mod ipnet;
 mod media;
 mod routing;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use acd::{AcdSection, StoreSection};
+pub use api::ApiConfig;
 pub use ipnet::IpNet;
 pub use media::{KNOWN_CODECS, MediaConfig, RecordingConfig};
 pub use routing::{DialplanConfig, QueueConfig};
@@ -60,6 +62,9 @@ pub struct Config {
     /// Password-guessing defences and what strangers are told.
     #[serde(default)]
     pub security: SecurityConfig,
+    /// The admin HTTP API.
+    #[serde(default)]
+    pub api: ApiConfig,
     /// Agents (phones that register, or have a fixed contact).
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
@@ -402,6 +407,7 @@ impl Config {
         self.media.validate()?;
         self.recording.validate()?;
         self.security.validate()?;
+        self.api.validate()?;
         for (key, value) in [
             ("sip.tcp_max_connections", self.sip.tcp_max_connections),
             ("sip.tcp_max_per_source", self.sip.tcp_max_per_source),
@@ -464,11 +470,13 @@ impl Config {
 
     /// Refuses demo passwords on any listener outside loopback: they are published in README.
     fn check_demo_passwords(&self) -> Result<(), ConfigError> {
+        let api = self.api.enabled.then_some(&self.api.listen);
         let exposed = self
             .sip
             .udp
             .iter()
             .chain(&self.sip.tcp)
+            .chain(api)
             .find(|addr| !addr.ip().is_loopback());
         let demo = self
             .agents
@@ -478,7 +486,7 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: format!("agents[{i}].password"),
                 message: format!(
-                    "agent {} still has its published demo password while SIP listens on {addr}, \
+                    "agent {} still has its published demo password while the switch listens on {addr}, \
                      which is not loopback; give every agent its own password (or listen on \
                      127.0.0.1 only) before exposing the switch",
                     self.agents[i].extension

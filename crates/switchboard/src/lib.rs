@@ -3,6 +3,7 @@
 //! start a switch in-process too.
 
 pub mod acd;
+pub mod api;
 pub mod call;
 pub mod cli;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod dialplans;
 pub mod media;
+pub mod metrics;
 pub mod protocol;
 pub mod records;
 pub mod redact;

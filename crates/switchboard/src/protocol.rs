@@ -208,6 +208,16 @@ pub enum AcdRequest {
         /// The call.
         call: CallRef,
     },
+    /// An agent's state changed by the admin API (log in, out, pause, ready); the ACD answers
+    /// with the agent's state after it, or why it refused.
+    Command {
+        /// The agent.
+        agent: switchboard_acd::AgentId,
+        /// What to do.
+        command: switchboard_acd::io::AgentCommand,
+        /// Where to answer.
+        reply: oneshot::Sender<Result<switchboard_acd::StateKind, switchboard_acd::AgentError>>,
+    },
     /// The live state and today's figures, for `switchboard agents` / `switchboard queues`.
     Snapshot {
         /// Where to send it.

@@ -267,6 +267,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         .flat_map(|t| t.allow_from.iter().copied())
         .chain(config.security.never_ban.iter().copied())
         .collect();
+    let acd_for_api = services.acd.clone();
     let core = Core::new(
         ua,
         registrar,
@@ -311,7 +312,48 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     }
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
+    if config.api.enabled {
+        start_api(config, acd_for_api, stats).await;
+    }
     Ok((bound, records))
+}
+
+/// Binds `[api] listen` and serves the admin API there; a port in use is logged and the switch
+/// runs on without the API (calls matter more than the admin's view of them).
+async fn start_api(
+    config: &Config,
+    acd: mpsc::Sender<crate::protocol::AcdRequest>,
+    transport: Arc<TransportStats>,
+) {
+    let metrics = crate::metrics::install();
+    let api = Arc::new(crate::api::Api::new(
+        acd,
+        metrics,
+        transport,
+        &config.api,
+        &config.security,
+    ));
+    match TcpListener::bind(config.api.listen).await {
+        Ok(listener) => {
+            let addr = listener.local_addr().unwrap_or(config.api.listen);
+            if api.auth.has_tokens() {
+                tracing::info!(%addr, "admin API listening");
+            } else {
+                tracing::warn!(
+                    %addr,
+                    "admin API listening, but no token is configured: only /health, /ready and \
+                     /api/v1/openapi.json answer ([api] tokens or SWITCHBOARD_API_TOKEN)"
+                );
+            }
+            crate::api::spawn(listener, api);
+        }
+        Err(err) => tracing::error!(
+            addr = %config.api.listen,
+            %err,
+            "api.listen: cannot listen; the switch runs without its admin API (free the port or \
+             change [api] listen)"
+        ),
+    }
 }
 
 /// Asks the kernel for a SIP UDP socket's receive buffer of `wanted` bytes; says so when it

@@ -25,7 +25,7 @@ use crate::clock::wall;
 use crate::protocol::AcdRequest;
 use crate::records::Records;
 
-pub use view::{AgentRow, QueueRow, RoutingRow, View};
+pub use view::{AgentRow, QueueRow, RoutingRow, View, state_name};
 
 /// Capacity of the ACD's input channel.
 pub const ACD_QUEUE: usize = 4096;
@@ -57,7 +57,15 @@ pub struct AcdTask {
     /// The agents each call holds (claims not yet released), to free them if the call's
     /// task dies without saying.
     claims: HashMap<CallRef, Vec<AgentId>>,
+    /// The API's agent commands waiting for the ACD's answer, by the reference they were
+    /// given (counted down from the top of the range, far from any call's).
+    api_replies: HashMap<CallRef, ApiReply>,
+    next_api_ref: u64,
 }
+
+/// Where the answer to an API agent command goes.
+type ApiReply =
+    tokio::sync::oneshot::Sender<Result<switchboard_acd::StateKind, switchboard_acd::AgentError>>;
 
 impl AcdTask {
     /// A task over a core (already restored from the store) and statistics (already replayed).
@@ -75,6 +83,8 @@ impl AcdTask {
             unstored: VecDeque::new(),
             dropped: 0,
             claims: HashMap::new(),
+            api_replies: HashMap::new(),
+            next_api_ref: u64::MAX,
         }
     }
 
@@ -146,6 +156,24 @@ impl AcdTask {
                 }
                 self.undelivered.retain(|o| call_of(o) != Some(call));
             }
+            AcdRequest::Command {
+                agent,
+                command,
+                reply,
+            } => {
+                let call = CallRef(self.next_api_ref);
+                self.next_api_ref -= 1;
+                self.api_replies.insert(call, reply);
+                self.acd.handle(
+                    now,
+                    Input::Agent {
+                        agent,
+                        command,
+                        reply_to: Some(call),
+                        at: now,
+                    },
+                );
+            }
             AcdRequest::Snapshot { reply } => {
                 let view = View::new(&self.acd, &self.stats, &self.tz, &self.latency, now);
                 // The asker may have given up: nothing to do then.
@@ -210,6 +238,13 @@ impl AcdTask {
         let Some(call) = call_of(&output) else {
             return;
         };
+        if let Output::AgentCommandDone { result, .. } = &output
+            && let Some(reply) = self.api_replies.remove(&call)
+        {
+            // The API may have given up waiting: nothing to do then.
+            let _ = reply.send(result.clone());
+            return;
+        }
         let now = Instant::now();
         if let (Output::Offer { .. }, Some((routed, at))) = (&output, self.routing)
             && routed == call

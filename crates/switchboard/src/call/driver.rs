@@ -240,6 +240,12 @@ impl Driver {
                 self.services.records.leg(call, &leg);
             }
             Command::Finish(record) => {
+                crate::metrics::call_ended(
+                    record
+                        .disposition
+                        .map_or("unknown", crate::protocol::Disposition::as_str),
+                    record.hangup_cause.as_deref().unwrap_or("unknown"),
+                );
                 self.services.records.finished(&record).await;
                 return true;
             }

@@ -16,6 +16,31 @@ fn embedded_defaults_are_the_shipped_file_and_valid() {
     assert!(config.trunks[0].allow_from[0].contains("127.0.0.1".parse().unwrap()));
     // The serde defaults agree with the file, so a partial file means what the comments say.
     assert_eq!(config.sip, SipConfig::default());
+    assert_eq!(config.api, ApiConfig::default());
+}
+
+#[test]
+fn the_api_stays_on_loopback_unless_told_and_needs_long_tokens() {
+    let public = DEFAULT_TOML.replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8080\"");
+    let message = Config::parse(&public, "x.toml").unwrap_err().to_string();
+    assert!(message.contains("api.listen"), "{message}");
+    assert!(message.contains("insecure_http"), "{message}");
+    // Told, it still refuses the published demo passwords.
+    let told = public.replace("insecure_http = false", "insecure_http = true");
+    let message = Config::parse(&told, "x.toml").unwrap_err().to_string();
+    assert!(message.contains("agents[0].password"), "{message}");
+    assert!(message.contains("0.0.0.0:8080"), "{message}");
+    let short = DEFAULT_TOML.replace("tokens = []", "tokens = [\"secret\"]");
+    let message = Config::parse(&short, "x.toml").unwrap_err().to_string();
+    assert!(message.contains("api.tokens[0]"), "{message}");
+    let off = DEFAULT_TOML.replace(
+        "enabled = true\nlisten = \"127.0.0.1:8080\"",
+        "enabled = false\nlisten = \"0.0.0.0:8080\"",
+    );
+    assert!(
+        Config::parse(&off, "x.toml").is_ok(),
+        "a disabled API listens nowhere"
+    );
 }
 
 #[test]

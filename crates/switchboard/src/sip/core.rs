@@ -134,8 +134,15 @@ impl Defences {
         self
     }
 
-    /// Hands the transports the registered phones' addresses, when they changed.
+    /// Hands the transports the registered phones' addresses, when they changed (and sets the
+    /// registrations gauges).
     fn publish_registered(&self, registrar: &Registrar, now: Instant) {
+        let (agents, bindings) = registrar.counts(now);
+        #[allow(clippy::cast_precision_loss, reason = "counts of phones")]
+        {
+            metrics::gauge!("switchboard_registrations", "kind" => "agents").set(agents as f64);
+            metrics::gauge!("switchboard_registrations", "kind" => "bindings").set(bindings as f64);
+        }
         let ips = registrar.flow_ips(now);
         if **self.registered.borrow() != ips {
             self.registered.send_replace(Arc::new(ips));
@@ -452,6 +459,8 @@ impl Core {
                 Some(self.defences.guard.failure(now, ip, &user))
             };
             let failures = reaction.map_or(0, |r| r.source_failures);
+            metrics::counter!("switchboard_sip_auth_failures_total", "reason" => reason)
+                .increment(1);
             // One stable line per failure, for fail2ban (docs/security.md).
             tracing::warn!(
                 source = %ip,
@@ -472,6 +481,7 @@ impl Core {
                     );
                 }
                 if let Some(until) = reaction.banned_until {
+                    metrics::counter!("switchboard_sip_bans_total").increment(1);
                     tracing::warn!(
                         source = %ip,
                         failures,
@@ -563,6 +573,10 @@ impl Core {
         }
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let leg = self.ua.accept(tx, source, request);
+        crate::metrics::call_started(match caller {
+            Caller::Trunk(_) => "trunk",
+            Caller::Agent(_) => "agent",
+        });
         if let Caller::Trunk(trunk) = &caller {
             self.defences.trunk_calls.add(leg, trunk);
         }
@@ -650,6 +664,7 @@ impl Core {
         record.disposition = Some(crate::protocol::Disposition::Failed);
         record.hangup_side = Some(crate::protocol::HangupSide::Switch);
         record.hangup_cause = Some(cause.to_owned());
+        metrics::counter!("switchboard_calls_refused_total", "cause" => cause).increment(1);
         // Never waits: a refusal flood must not stall signalling on the disk.
         self.services.records.refused(&record);
     }

@@ -502,6 +502,7 @@ fn offer(
     msg: SipMessage,
     stats: &TransportStats,
 ) -> Option<Bytes> {
+    count_message(&msg);
     match core.try_send(CoreInput::Message { source, msg }) {
         Ok(()) => None,
         Err(mpsc::error::TrySendError::Full(CoreInput::Message {
@@ -518,6 +519,36 @@ fn offer(
         Err(_) => {
             stats.shed_overload.fetch_add(1, Ordering::Relaxed);
             None
+        }
+    }
+}
+
+/// Counts a parsed message for `/metrics` (methods we do not know are one label, `other`, so
+/// a sender cannot grow the label set).
+fn count_message(msg: &SipMessage) {
+    match msg {
+        SipMessage::Request(req) => {
+            use ezk_sip_types::Method;
+            const KNOWN: [(Method, &str); 9] = [
+                (Method::INVITE, "INVITE"),
+                (Method::ACK, "ACK"),
+                (Method::BYE, "BYE"),
+                (Method::CANCEL, "CANCEL"),
+                (Method::OPTIONS, "OPTIONS"),
+                (Method::REGISTER, "REGISTER"),
+                (Method::INFO, "INFO"),
+                (Method::NOTIFY, "NOTIFY"),
+                (Method::SUBSCRIBE, "SUBSCRIBE"),
+            ];
+            let method = KNOWN
+                .iter()
+                .find(|(m, _)| m == req.method())
+                .map_or("other", |(_, name)| name);
+            metrics::counter!("switchboard_sip_requests_total", "method" => method).increment(1);
+        }
+        SipMessage::Response(resp) => {
+            metrics::counter!("switchboard_sip_responses_total", "code" => resp.code().to_string())
+                .increment(1);
         }
     }
 }

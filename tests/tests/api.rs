@@ -1,0 +1,246 @@
+//! The admin HTTP API against the real binary: health and readiness, tokens, JSON errors, the
+//! OpenAPI document, agents' states changed through it (and seen by `switchboard agents`), and
+//! `/metrics` counting a real call placed by SIPp.
+
+use std::time::Duration;
+
+use switchboard_tests::http::request;
+use switchboard_tests::phone::register;
+use switchboard_tests::{API_TOKEN, Sipp, Switchboard, free_port, require_tool};
+
+fn api(sb: &Switchboard) -> std::net::SocketAddr {
+    sb.api.expect("the shipped config has an [api] section")
+}
+
+#[test]
+fn health_ready_and_openapi_answer_without_a_token() {
+    let sb = Switchboard::start("");
+    let health = request(api(&sb), "GET", "/health", None, None);
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.json()["status"], "ok");
+    let ready = request(api(&sb), "GET", "/ready", None, None);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["ready"], true);
+    let doc = request(api(&sb), "GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/agents",
+        "/api/v1/agents/{agent}/pause",
+        "/api/v1/queues",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} not documented");
+    }
+}
+
+#[test]
+fn requests_without_the_right_token_are_refused_logged_and_banned() {
+    let sb = Switchboard::start("");
+    let missing = request(api(&sb), "GET", "/api/v1/agents", None, None);
+    assert_eq!(missing.status, 401, "{}", missing.body);
+    assert_eq!(missing.json()["error"]["code"], "unauthorized");
+    assert!(
+        missing.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Authorization: Bearer")),
+        "{}",
+        missing.body
+    );
+    assert!(missing.header("www-authenticate").is_some());
+    let metrics = request(api(&sb), "GET", "/metrics", None, None);
+    assert_eq!(metrics.status, 401, "metrics need a token by default");
+    // The shipped policy slows a source after 3 failures and bans it after 10 in a minute.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            request(
+                api(&sb),
+                "GET",
+                "/api/v1/agents",
+                Some("wrong-token-wrong-token"),
+                None,
+            )
+            .status,
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let log = sb.log();
+    assert!(
+        log.contains("api auth failed") && log.contains("reason=\"wrong-token\"")
+            || log.contains("reason=wrong-token"),
+        "{}",
+        sb.log_tail(30)
+    );
+    assert!(log.contains("api source banned"), "{}", sb.log_tail(30));
+    assert!(
+        !log.contains("wrong-token-wrong-token"),
+        "a presented token was logged"
+    );
+    assert!(!log.contains(API_TOKEN), "the configured token was logged");
+    // Unknown endpoints are JSON errors too.
+    let sb2 = Switchboard::start("");
+    let unknown = request(api(&sb2), "GET", "/api/v1/nothing", Some(API_TOKEN), None);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["code"], "not_found");
+}
+
+#[test]
+fn an_agent_is_paused_and_made_ready_through_the_api() {
+    let sb = Switchboard::start("");
+    let token = Some(API_TOKEN);
+    let agents = request(api(&sb), "GET", "/api/v1/agents", token, None);
+    assert_eq!(agents.status, 200, "{}", agents.body);
+    let list = agents.json()["agents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(list.iter().any(|a| a["agent"] == "1001"), "{}", agents.body);
+
+    let login = request(api(&sb), "POST", "/api/v1/agents/1001/login", token, None);
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(login.json()["state"], "ready");
+    let pause = request(
+        api(&sb),
+        "POST",
+        "/api/v1/agents/1001/pause",
+        token,
+        Some(r#"{"reason": "lunch"}"#),
+    );
+    assert_eq!(pause.status, 200, "{}", pause.body);
+    assert_eq!(pause.json()["state"], "paused");
+    let one = request(api(&sb), "GET", "/api/v1/agents/1001", token, None).json();
+    assert_eq!(one["state"], "paused");
+    assert_eq!(one["reason"], "lunch");
+    // The CLI reads the same ACD.
+    let cli = std::process::Command::new(switchboard_tests::binary())
+        .args(["agents", "--json", "--config"])
+        .arg(sb.dir.path().join("switchboard.toml"))
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("switchboard agents");
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("agents --json");
+    let row = cli["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["agent"] == "1001").cloned())
+        .expect("1001 in the CLI's view");
+    assert_eq!(row["state"], "paused", "{cli}");
+
+    let ready = request(api(&sb), "POST", "/api/v1/agents/1001/ready", token, None);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["state"], "ready");
+
+    let bad = request(
+        api(&sb),
+        "POST",
+        "/api/v1/agents/1001/pause",
+        token,
+        Some("{}"),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["code"], "bad_request");
+    let nobody = request(api(&sb), "POST", "/api/v1/agents/9999/ready", token, None);
+    assert_eq!(nobody.status, 404, "{}", nobody.body);
+    let queues = request(api(&sb), "GET", "/api/v1/queues", token, None);
+    assert_eq!(queues.status, 200, "{}", queues.body);
+    let first = queues.json()["queues"][0]["queue"]
+        .as_str()
+        .map(str::to_owned);
+    let first = first.expect("the shipped config has queues");
+    let one = request(
+        api(&sb),
+        "GET",
+        &format!("/api/v1/queues/{first}"),
+        token,
+        None,
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    let none = request(api(&sb), "GET", "/api/v1/queues/no-such-queue", token, None);
+    assert_eq!(none.status, 404);
+    let wrong_method = request(api(&sb), "DELETE", "/api/v1/queues", token, None);
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
+    assert_eq!(wrong_method.json()["error"]["code"], "method_not_allowed");
+}
+
+/// One metric's value in Prometheus text, by its full name with labels as printed.
+fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_count_a_real_call() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let agent_port = free_port();
+    register(&sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("caller_bye.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002"])
+        .run();
+    let agent = agent.wait();
+    assert!(
+        caller.ok() && agent.ok(),
+        "{:?} {:?}\n{}",
+        caller.flow(),
+        agent.flow(),
+        sb.log_tail(40)
+    );
+    // The call's end is counted when its task finishes, just after the BYE's answer.
+    let mut text = String::new();
+    for _ in 0..50 {
+        let reply = request(api(&sb), "GET", "/metrics", Some(API_TOKEN), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        text = reply.body;
+        if metric(&text, "switchboard_calls_active") == Some(0.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        metric(&text, "switchboard_calls_started_total{from=\"trunk\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "switchboard_calls_active"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("switchboard_calls_ended_total{")
+                && l.contains("disposition=\"answered\"")
+                && l.ends_with(" 1")),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "switchboard_sip_requests_total{method=\"INVITE\"}")
+            .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "switchboard_sip_requests_total{method=\"REGISTER\"}")
+            .is_some_and(|n| n >= 2.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "switchboard_registrations{kind=\"agents\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("switchboard_agents{state=\"ready\"}"),
+        "{text}"
+    );
+    assert!(text.contains("switchboard_queue_waiting{queue="), "{text}");
+    assert!(
+        text.contains("# HELP switchboard_calls_started_total"),
+        "{text}"
+    );
+}
