@@ -9,6 +9,7 @@
 # caller from the trunk range placing 10 calls/s for SECONDS; meanwhile one SIPp sender floods
 # at FLOOD_RATE requests/s asked (SIPp sends as fast as it can up to that; the rate it reached
 # is printed), sending and forgetting one request per "call":
+#   none            no flood: the real calls alone, the baseline for the RSS growth
 #   register        REGISTER without credentials from a stranger (127.0.0.5)
 #   invite_unauth   INVITE to agent 1002 without credentials from a stranger (127.0.0.5)
 #   invite_unknown  INVITE to unknown numbers from a stranger (127.0.0.5)
@@ -16,7 +17,8 @@
 #                   not rate-limited; answered 404 statelessly)
 # It prints, per probe, the real calls completed, the flood's requests and rate, and the
 # switch's RSS before, at the flood's end and 40 s after (the limiter's state for the flood
-# expires; refusals keep none).
+# expires; refusals keep none). Compare each probe's growth with `none`'s: the real calls'
+# records, timers and the allocator's first pages grow RSS by themselves.
 #
 # Everything runs on 127.0.0.0/8, bounded by the counts above; the switch, SIPp and the flood
 # share the machine's cores.
@@ -24,7 +26,7 @@ set -euo pipefail
 
 SECONDS_PER_PROBE=${1:-30}
 FLOOD_RATE=${2:-100000}
-PROBES=${PROBES:-"register invite_unauth invite_unknown trunk_unknown"}
+PROBES=${PROBES:-"none register invite_unauth invite_unknown trunk_unknown"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/switchboard-flood.XXXXXX)
 UAS_PORT=5090
@@ -79,6 +81,7 @@ column() { # column NAME FILE: the last value of a SIPp statistics column
 
 for probe in $PROBES; do
     case $probe in
+        none) scenario="" source="" ;;
         trunk_unknown) scenario=invite_unknown source=127.0.0.9 ;;
         *) scenario=$probe source=127.0.0.5 ;;
     esac
@@ -90,20 +93,26 @@ for probe in $PROBES; do
     sleep 2
     before=$(rss)
     calls=$((10 * SECONDS_PER_PROBE))
-    sipp -sf "$ROOT/benches/sipp/flood_$scenario.xml" "127.0.0.1:$SB_PORT" -i "$source" -p 0 \
-        -r "$FLOOD_RATE" -m $((FLOOD_RATE * SECONDS_PER_PROBE)) -l 1000000 -nostdin \
-        -timeout "${SECONDS_PER_PROBE}s" -trace_stat -stf "$WORK/flood-$probe.csv" -fd 1 \
-        >/dev/null 2>&1 &
-    FLOOD=$!
-    PIDS+=("$FLOOD")
+    FLOOD=""
+    if [ -n "$scenario" ]; then
+        sipp -sf "$ROOT/benches/sipp/flood_$scenario.xml" "127.0.0.1:$SB_PORT" -i "$source" -p 0 \
+            -r "$FLOOD_RATE" -m $((FLOOD_RATE * SECONDS_PER_PROBE)) -l 1000000 -nostdin \
+            -timeout "${SECONDS_PER_PROBE}s" -trace_stat -stf "$WORK/flood-$probe.csv" -fd 1 \
+            >/dev/null 2>&1 &
+        FLOOD=$!
+        PIDS+=("$FLOOD")
+    fi
     sipp -sn uac -s 1002 "127.0.0.1:$SB_PORT" -i 127.0.0.1 -p 0 -r 10 -m "$calls" -nostdin \
         -timeout $((SECONDS_PER_PROBE * 3))s -trace_stat -stf "$WORK/calls-$probe.csv" -fd 1 \
         >/dev/null 2>&1 || true
-    wait "$FLOOD" 2>/dev/null || true
+    if [ -n "$FLOOD" ]; then wait "$FLOOD" 2>/dev/null || true; fi
     during=$(rss)
     ok=$(column 'SuccessfulCall(C)' "$WORK/calls-$probe.csv")
-    sent=$(column 'TotalCallCreated' "$WORK/flood-$probe.csv")
-    took=$(column 'ElapsedTime(C)' "$WORK/flood-$probe.csv")
+    sent=0 took=00:00:00
+    if [ -n "$FLOOD" ]; then
+        sent=$(column 'TotalCallCreated' "$WORK/flood-$probe.csv")
+        took=$(column 'ElapsedTime(C)' "$WORK/flood-$probe.csv")
+    fi
     sleep 40
     after=$(rss)
     pkill -f "sipp -sn uas -i 127.0.0.1 -p $UAS_PORT" || true

@@ -74,6 +74,9 @@ level = "warn"
 [security]
 # Trunk calls at once: the largest steps hold thousands of calls (the default is 1000).
 max_trunk_calls = 2999
+# Both SIPp processes share 127.0.0.1, a known source: far above the default 2000 messages/s.
+known_source_rate = 200000
+known_source_burst = 400000
 
 [media]
 workers = ${WORKERS:-0}

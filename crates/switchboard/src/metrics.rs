@@ -157,6 +157,7 @@ pub fn transport_counters(stats: &crate::sip::transport::TransportStats) {
         ("overload", &stats.shed_overload),
         ("banned", &stats.dropped_banned),
         ("stranger_rate", &stats.dropped_rate),
+        ("known_rate", &stats.dropped_known_rate),
         ("stranger_shed", &stats.shed_strangers),
         ("tcp_refused", &stats.tcp_refused),
         ("tcp_message_timeout", &stats.tcp_message_timeouts),

@@ -288,6 +288,11 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
                 config.security.source_burst,
                 65_536,
             ),
+            switchboard_sip::limit::RateLimiter::new(
+                config.security.known_source_rate,
+                config.security.known_source_burst,
+                65_536,
+            ),
         );
         tokio::spawn(transport::run_udp(
             socket,

@@ -42,6 +42,11 @@ pub struct SecurityConfig {
     pub source_rate: u32,
     /// How many such messages it may send at once (the bucket).
     pub source_burst: u32,
+    /// SIP messages per second one address may send when it is a trunk, a registered phone or
+    /// in `never_ban` (a forged trunk address or a looping carrier cannot take the core).
+    pub known_source_rate: u32,
+    /// How many such messages it may send at once.
+    pub known_source_burst: u32,
     /// Most calls from all trunks at once: each holds an RTP port pair from the IVR's answer
     /// on, so a flood of unanswered calls must not take every port the agents need. Never
     /// more than half the RTP port pairs, whatever is written here.
@@ -65,6 +70,8 @@ impl Default for SecurityConfig {
             never_ban: Vec::new(),
             source_rate: 50,
             source_burst: 100,
+            known_source_rate: 2000,
+            known_source_burst: 4000,
             max_trunk_calls: 1000,
             reveal_unregistered: false,
         }
@@ -91,6 +98,20 @@ impl SecurityConfig {
                 "0 would refuse every unknown phone's first REGISTER; give at least 1 (and a \
                  burst of at least 1)"
                     .to_owned(),
+            );
+        }
+        if self.known_source_rate < self.source_rate || self.known_source_burst < self.source_burst
+        {
+            return invalid(
+                "known_source_rate",
+                format!(
+                    "{}/s (burst {}) is below what strangers get ({}/s, burst {}): trunks and \
+                     registered phones need at least as much",
+                    self.known_source_rate,
+                    self.known_source_burst,
+                    self.source_rate,
+                    self.source_burst
+                ),
             );
         }
         if self.max_trunk_calls == 0 {

@@ -48,6 +48,9 @@ pub struct TransportStats {
     pub dropped_banned: AtomicU64,
     /// Datagrams from strangers over their rate, dropped unread.
     pub dropped_rate: AtomicU64,
+    /// Datagrams from known senders (trunks, registered phones) over their own, higher rate,
+    /// dropped unread.
+    pub dropped_known_rate: AtomicU64,
     /// Strangers' requests dropped because the core was busy (known senders still served).
     pub shed_strangers: AtomicU64,
     /// TCP connections closed at once: too many in total or from their source.
@@ -67,8 +70,10 @@ fn is_banned(bans: &Bans, ip: IpAddr) -> bool {
 /// The addresses of registered phones, as last published by the SIP core.
 pub type Registered = watch::Receiver<Arc<std::collections::HashSet<IpAddr>>>;
 
-/// What a UDP task checks before parsing a datagram: bans, and a rate limit for strangers
-/// (neither a trunk, nor a registered phone, nor a spared network).
+/// What a UDP task checks before parsing a datagram: bans, a rate limit for strangers
+/// (neither a trunk, nor a registered phone, nor a spared network), and a higher one for
+/// everyone known (a trunk's address is easy to forge over UDP, and a broken carrier can loop:
+/// neither may take the core from the others).
 #[derive(Debug)]
 pub struct Gate {
     /// Bans published by the core.
@@ -79,7 +84,12 @@ pub struct Gate {
     pub trusted: Vec<crate::config::IpNet>,
     /// Per-source buckets for everyone else.
     pub limiter: switchboard_sip::limit::RateLimiter,
+    /// Per-source buckets for known senders.
+    pub known: switchboard_sip::limit::RateLimiter,
     last_sweep: Option<Instant>,
+    /// Known senders' datagrams dropped since the last warning, and when it was.
+    known_dropped: u64,
+    warned_at: Option<Instant>,
 }
 
 /// Who sent a datagram, as far as the gate can tell without parsing it.
@@ -99,13 +109,17 @@ impl Gate {
         registered: Registered,
         trusted: Vec<crate::config::IpNet>,
         limiter: switchboard_sip::limit::RateLimiter,
+        known: switchboard_sip::limit::RateLimiter,
     ) -> Gate {
         Gate {
             bans,
             registered,
             trusted,
             limiter,
+            known,
             last_sweep: None,
+            known_dropped: 0,
+            warned_at: None,
         }
     }
 
@@ -115,16 +129,36 @@ impl Gate {
             stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        if self.trusted.iter().any(|net| net.contains(ip)) || self.registered.borrow().contains(&ip)
-        {
-            return Some(Origin::Known);
-        }
         if self
             .last_sweep
             .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(5))
         {
             self.limiter.sweep(now);
+            self.known.sweep(now);
             self.last_sweep = Some(now);
+        }
+        if self.trusted.iter().any(|net| net.contains(ip)) || self.registered.borrow().contains(&ip)
+        {
+            if self.known.allow(now, ip) {
+                return Some(Origin::Known);
+            }
+            stats.dropped_known_rate.fetch_add(1, Ordering::Relaxed);
+            self.known_dropped += 1;
+            if self
+                .warned_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(10))
+            {
+                tracing::warn!(
+                    source = %ip,
+                    dropped = self.known_dropped,
+                    "a trunk or registered phone sends more than [security] known_source_rate \
+                     messages a second; the excess is dropped (raise the limit for a carrier \
+                     that really sends that much)"
+                );
+                self.known_dropped = 0;
+                self.warned_at = Some(now);
+            }
+            return None;
         }
         if self.limiter.allow(now, ip) {
             Some(Origin::Stranger)
