@@ -213,7 +213,7 @@ fn shipped_ivr_follows_the_clock() {
     );
     let audio = heard.audio();
     let id = call_id(&caller);
-    let voicemail = sb.path(&format!("voicemail/voicemail/after-sales-fr/{id}.wav"));
+    let voicemail = sb.path(&format!("voicemail/after-sales-fr/{id}.wav"));
     if open {
         let agent = agent
             .as_ref()
@@ -345,7 +345,7 @@ fn queue_overflows_to_voicemail_when_nobody_answers() {
         why()
     );
 
-    let path = sb.path(&format!("voicemail/voicemail/after-sales-fr/{id}.wav"));
+    let path = sb.path(&format!("voicemail/after-sales-fr/{id}.wav"));
     let lasts = assert_voicemail(&path, &why).duration().as_secs_f64();
     assert!(
         (2.0..=4.0).contains(&lasts),
@@ -722,7 +722,7 @@ fn a_call_id_chosen_by_the_caller_cannot_take_the_voicemail_out_of_its_folder() 
         why()
     );
     // Its `..` are dropped: it is in the mailbox, under the rest of the caller's Call-ID.
-    let inside = sb.path(&format!("voicemail/voicemail/after-sales-fr/{name}.wav"));
+    let inside = sb.path(&format!("voicemail/after-sales-fr/{name}.wav"));
     assert_voicemail(&inside, &why);
 }
 

@@ -353,7 +353,7 @@ step "a" {
     let mut c = call(text);
     assert_eq!(c.drain(), [play_one("fr/greeting.wav", true)]);
     let record = Command::Record {
-        path: "voicemail/sales/c1.wav".into(),
+        path: "sales/c1.wav".into(),
         max_duration: Duration::from_secs(90),
         beep: true,
         terminate_digits: "#".into(),
@@ -373,7 +373,7 @@ step "a" {
         ),
         [hangup("vm-12s")]
     );
-    assert_eq!(c.interp.var("record_path"), Some("voicemail/sales/c1.wav"));
+    assert_eq!(c.interp.var("record_path"), Some("sales/c1.wav"));
     let mut c = call(
         "entry \"100\" start=\"a\"\nstep \"a\" { record \"rec/${call_id}.wav\" beep=#false terminate=\"*#\" }\n",
     );

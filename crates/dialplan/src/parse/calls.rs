@@ -163,7 +163,7 @@ impl Builder<'_> {
                     return None;
                 }
                 let text = if voicemail {
-                    format!("voicemail/{text}/${{call_id}}.wav")
+                    format!("{text}/${{call_id}}.wav")
                 } else {
                     text
                 };

@@ -394,10 +394,24 @@ impl Core {
             AuthOutcome::Authenticated { user } => {
                 let before = self.registrar.is_registered(now, &user);
                 let response = self.registrar.handle_register(now, request, source, &user);
-                if response.code() == 200 {
-                    tracing::info!(user = %user, source = %source.addr, "registered");
-                }
                 let after = self.registrar.is_registered(now, &user);
+                match response.code() {
+                    // Expires: 0 (or every contact removed): the phone is gone, not registered.
+                    200 if !after => {
+                        tracing::info!(user = %user, source = %source.addr, "unregistered");
+                    }
+                    200 if before => {
+                        tracing::debug!(user = %user, source = %source.addr, "registration refreshed");
+                    }
+                    200 => tracing::info!(user = %user, source = %source.addr, "registered"),
+                    code => tracing::info!(
+                        user = %user,
+                        source = %source.addr,
+                        code,
+                        reason = response.line.reason.as_deref().unwrap_or(""),
+                        "registration refused"
+                    ),
+                }
                 if before != after {
                     self.device(now, &user, after);
                 }

@@ -154,7 +154,7 @@ fn voicemail_beeps_records_and_is_the_disposition() {
         _ => None,
     });
     let (path, max) = path.expect("recording the caller");
-    assert!(path.starts_with("/vm/voicemail/box"), "{}", path.display());
+    assert!(path.starts_with("/vm/box"), "{}", path.display());
     assert_eq!(max, Duration::from_secs(60));
     h.advance(Duration::from_secs(12));
     let leg = h.caller_media();
