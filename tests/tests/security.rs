@@ -408,6 +408,62 @@ fn tcp_connections_are_limited_per_source_and_udp_keeps_working() {
 }
 
 #[test]
+fn a_stranger_over_tcp_is_held_to_its_message_rate() {
+    // The demo trunk narrowed to 127.0.0.1: 127.0.0.5 is a stranger.
+    let sb = Switchboard::start_config(Config::shipped().set_entry(
+        "trunks",
+        "local",
+        "allow_from",
+        "[\"127.0.0.1/32\"]",
+    ));
+    // A stranger (127.0.0.5) pipelines 400 OPTIONS on one connection.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 5], 0)).into())
+        .expect("bind 127.0.0.5");
+    socket.connect(&sb.sip.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    let port = stream.local_addr().expect("local").port();
+    let mut burst = String::new();
+    for i in 0..400 {
+        burst.push_str(&format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.5:{port};branch=z9hG4bKtcp{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.5>;tag=t{i}\r\nTo: <sip:127.0.0.1>\r\n\
+             Call-ID: tcp-rate-{i}@127.0.0.5\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ));
+    }
+    let started = Instant::now();
+    std::io::Write::write_all(&mut stream, burst.as_bytes()).expect("send");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 65_536];
+    while started.elapsed() < Duration::from_secs(2) {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => heard.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let took = started.elapsed();
+    let answers = String::from_utf8_lossy(&heard)
+        .matches("SIP/2.0 200 OK")
+        .count();
+    // Its bucket: 100 at once, then 50 a second.
+    let allowed = 100.0 + 50.0 * took.as_secs_f64();
+    assert!(
+        answers >= 100,
+        "only {answers} answers: the burst was not served"
+    );
+    assert!(
+        (answers as f64) <= allowed + 5.0,
+        "{answers} answers to 400 OPTIONS in {took:?} (allowed {allowed:.0})"
+    );
+}
+
+#[test]
 fn a_message_trickled_a_byte_at_a_time_is_cut_off_at_its_deadline() {
     use std::io::Write;
     let sb = Switchboard::start_config(Config::shipped().set("sip", "tcp_message_timeout_s", "2"));

@@ -278,22 +278,18 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         core_tx.clone(),
         services,
     );
+    let gates = transport::GateConfig {
+        bans: bans.clone(),
+        registered: registered.clone(),
+        trusted: trusted.clone(),
+        source: (config.security.source_rate, config.security.source_burst),
+        known: (
+            config.security.known_source_rate,
+            config.security.known_source_burst,
+        ),
+    };
     for socket in udp_sockets {
-        let gate = transport::Gate::new(
-            bans.clone(),
-            registered.clone(),
-            trusted.clone(),
-            switchboard_sip::limit::RateLimiter::new(
-                config.security.source_rate,
-                config.security.source_burst,
-                65_536,
-            ),
-            switchboard_sip::limit::RateLimiter::new(
-                config.security.known_source_rate,
-                config.security.known_source_burst,
-                65_536,
-            ),
-        );
+        let gate = gates.gate(65_536);
         tokio::spawn(transport::run_udp(
             socket,
             core_tx.clone(),
@@ -311,7 +307,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
             listener,
             core_tx.clone(),
             stats.clone(),
-            bans.clone(),
+            gates.clone(),
             limits,
         ));
     }

@@ -92,6 +92,37 @@ pub struct Gate {
     warned_at: Option<Instant>,
 }
 
+/// What every gate is built from: the core's publications, the trusted networks and the rates.
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    /// Bans published by the core.
+    pub bans: Bans,
+    /// Registered phones' addresses published by the core.
+    pub registered: Registered,
+    /// Trunks' networks and `[security] never_ban`.
+    pub trusted: Vec<crate::config::IpNet>,
+    /// Strangers' messages per second and bucket.
+    pub source: (u32, u32),
+    /// Known senders' messages per second and bucket.
+    pub known: (u32, u32),
+}
+
+impl GateConfig {
+    /// A gate tracking at most `max_sources` addresses (a UDP socket's: many; a TCP
+    /// connection's: its one peer).
+    #[must_use]
+    pub fn gate(&self, max_sources: usize) -> Gate {
+        use switchboard_sip::limit::RateLimiter;
+        Gate::new(
+            self.bans.clone(),
+            self.registered.clone(),
+            self.trusted.clone(),
+            RateLimiter::new(self.source.0, self.source.1, max_sources),
+            RateLimiter::new(self.known.0, self.known.1, max_sources),
+        )
+    }
+}
+
 /// Who sent a datagram, as far as the gate can tell without parsing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -258,11 +289,13 @@ impl Sender {
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
+                    // A peer we chose to connect to is not rate-limited.
                     let conn = Connection {
                         addr,
                         core,
                         stats,
                         message_timeout: OUTBOUND_MESSAGE_TIMEOUT,
+                        gate: None,
                     };
                     conn.run(stream, writer, queue).await;
                 }
@@ -331,7 +364,7 @@ pub async fn run_tcp_listener(
     listener: TcpListener,
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
-    bans: Bans,
+    gates: GateConfig,
     limits: TcpLimits,
 ) {
     // The listener owns the counts; each connection reports its end on `closed`.
@@ -356,7 +389,7 @@ pub async fn run_tcp_listener(
         match accepted {
             Ok((stream, addr)) => {
                 let ip = addr.ip();
-                if is_banned(&bans, ip) {
+                if is_banned(&gates.bans, ip) {
                     stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
                     continue; // dropping the stream closes it
                 }
@@ -383,6 +416,7 @@ pub async fn run_tcp_listener(
                     core: core.clone(),
                     stats: stats.clone(),
                     message_timeout: limits.message_timeout,
+                    gate: Some(gates.gate(1)),
                 };
                 let closed_tx = closed_tx.clone();
                 tokio::spawn(async move {
@@ -416,6 +450,9 @@ struct Connection {
     core: mpsc::Sender<CoreInput>,
     stats: Arc<TransportStats>,
     message_timeout: Duration,
+    /// Bans and the peer's message rate, for connections the peer opened (each connection
+    /// has its own bucket; `sip.tcp_max_per_source` bounds how many one address has).
+    gate: Option<Gate>,
 }
 
 impl Connection {
@@ -430,6 +467,7 @@ impl Connection {
             core,
             stats,
             message_timeout,
+            mut gate,
         } = self;
         let _ = stream.set_nodelay(true);
         if core.send(CoreInput::TcpUp { addr, writer }).await.is_err() {
@@ -463,6 +501,17 @@ impl Connection {
                     while let Some(frame) = framer.next_frame() {
                         completed = true;
                         match frame {
+                            Ok(Frame::Message(_)) if is_banned_now(gate.as_ref(), addr.ip()) => {
+                                stats.dropped_banned.fetch_add(1, Ordering::Relaxed);
+                                break 'conn;
+                            }
+                            Ok(Frame::Message(_))
+                                if gate.as_mut().is_some_and(|g| {
+                                    g.check(Instant::now(), addr.ip(), &stats).is_none()
+                                }) =>
+                            {
+                                // Over its rate: dropped unread, like a datagram.
+                            }
                             Ok(Frame::Message(bytes)) => match wire::parse_message(&bytes) {
                                 Ok(msg) => {
                                     if let Some(reply) = offer(&core, peer, msg, &stats)
@@ -521,6 +570,11 @@ impl Connection {
         }
         let _ = core.send(CoreInput::TcpDown { addr }).await;
     }
+}
+
+/// Whether the gate (if any) knows `ip` as banned now: the connection is closed then.
+fn is_banned_now(gate: Option<&Gate>, ip: IpAddr) -> bool {
+    gate.is_some_and(|g| is_banned(&g.bans, ip))
 }
 
 /// Whether the core's queue is more than a quarter full.
