@@ -408,6 +408,7 @@ impl Config {
         self.recording.validate()?;
         self.security.validate()?;
         self.api.validate()?;
+        self.dialplan.validate()?;
         for (key, value) in [
             ("sip.tcp_max_connections", self.sip.tcp_max_connections),
             ("sip.tcp_max_per_source", self.sip.tcp_max_per_source),

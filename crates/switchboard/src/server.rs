@@ -424,7 +424,9 @@ fn services(
             .collect(),
         inband_dtmf: config.media.inband_dtmf,
         seed,
-        extension_ring_timeout: Duration::from_secs(60),
+        extension_ring_timeout: Duration::from_secs(u64::from(
+            config.dialplan.extension_ring_timeout_s,
+        )),
         sounds: std::path::PathBuf::from(&config.dialplan.sounds),
         default_language: config.dialplan.default_language.clone(),
         agent_language: config

@@ -19,6 +19,9 @@ pub struct DialplanConfig {
     pub default_language: String,
     /// Reload the dialplans when a file in `dir` changes (as `switchboard reload` or SIGHUP do).
     pub watch: bool,
+    /// How long a call to an agent's extension rings (an agent calling another, or a trunk
+    /// number that is an extension) before the caller hears it was not answered, seconds.
+    pub extension_ring_timeout_s: u32,
 }
 
 impl Default for DialplanConfig {
@@ -28,7 +31,27 @@ impl Default for DialplanConfig {
             sounds: "sounds".into(),
             default_language: "fr".into(),
             watch: true,
+            extension_ring_timeout_s: 60,
         }
+    }
+}
+
+impl DialplanConfig {
+    /// Checks the ring timeout.
+    ///
+    /// # Errors
+    /// A timeout of 0 or above 600 s.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.extension_ring_timeout_s == 0 || self.extension_ring_timeout_s > 600 {
+            return Err(ConfigError::Invalid {
+                key: "dialplan.extension_ring_timeout_s".into(),
+                message: format!(
+                    "{}: use 1 to 600 seconds (60 is usual)",
+                    self.extension_ring_timeout_s
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -527,7 +527,14 @@ impl Cx {
                     .map(|e| Event::Digit(e.digit.as_char()))
             }
             MediaEvent::Timeout { leg, silent_for } => {
-                tracing::info!(leg = %leg, silent_s = silent_for.as_secs(), "no RTP from the leg: hanging up");
+                let (role, party) = self.party_of(leg);
+                tracing::info!(
+                    role,
+                    party = %crate::redact::number(&party),
+                    leg = %leg,
+                    silent_s = silent_for.as_secs(),
+                    "no RTP from this party: hanging up"
+                );
                 Some(Event::MediaTimeout)
             }
             MediaEvent::RecordingFailed { path, error } => {
@@ -540,6 +547,27 @@ impl Cx {
             }
             other => Some(Event::Media(other)),
         }
+    }
+
+    /// Who a media leg is: the caller (with its number) or a callee (an agent's extension, a
+    /// dialled number), for log lines an operator reads.
+    fn party_of(&self, leg: MediaLegId) -> (&'static str, String) {
+        if Some(leg) == self.caller_media() {
+            return ("caller", self.rec.caller.clone());
+        }
+        self.callees
+            .values()
+            .find(|c| c.sdp.local.leg == leg)
+            .map_or_else(
+                || ("unknown", String::new()),
+                |c| {
+                    let role = match c.role {
+                        LegRole::Agent => "agent",
+                        _ => "callee",
+                    };
+                    (role, c.party.clone())
+                },
+            )
     }
 
     /// The codec the leg on the other side of `leg` runs.
