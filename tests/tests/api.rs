@@ -244,3 +244,75 @@ fn metrics_count_a_real_call() {
         "{text}"
     );
 }
+
+#[test]
+fn a_call_in_progress_is_listed_by_the_api_and_the_cli_until_it_ends() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let agent_port = free_port();
+    register(&sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("caller_talk.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002", "-d", "4000"])
+        .spawn();
+    // Talking within a second or two; look while it is.
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let reply = request(api(&sb), "GET", "/api/v1/calls", Some(API_TOKEN), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        listed = reply.json();
+        if listed["calls"][0]["state"] == "talking" {
+            break;
+        }
+    }
+    let call = &listed["calls"][0];
+    assert_eq!(call["state"], "talking", "{listed}");
+    assert_eq!(call["agent"], "1002", "{listed}");
+    assert_eq!(call["dialled"], "1002", "{listed}");
+    assert_eq!(call["direction"], "inbound", "{listed}");
+    assert_eq!(call["trunk"], "local", "{listed}");
+    assert_eq!(
+        listed["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let cli = std::process::Command::new(switchboard_tests::binary())
+        .args(["calls", "--json", "--config"])
+        .arg(sb.dir.path().join("switchboard.toml"))
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("switchboard calls");
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("calls --json");
+    assert_eq!(cli["calls"][0]["call"], call["call"], "{cli}");
+    let table = std::process::Command::new(switchboard_tests::binary())
+        .args(["calls", "--config"])
+        .arg(sb.dir.path().join("switchboard.toml"))
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("switchboard calls");
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.contains("talking") && table.contains("1 calls in progress"),
+        "{table}"
+    );
+    let caller = caller.wait();
+    let agent = agent.wait();
+    assert!(
+        caller.ok() && agent.ok(),
+        "{:?} {:?}",
+        caller.flow(),
+        agent.flow()
+    );
+    let mut after = serde_json::Value::Null;
+    for _ in 0..30 {
+        after = request(api(&sb), "GET", "/api/v1/calls", Some(API_TOKEN), None).json();
+        if after["calls"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(after["calls"].as_array().map(Vec::len), Some(0), "{after}");
+}

@@ -68,6 +68,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The calls in progress on the running server: state (ivr, queued, talking), duration,
+    /// caller, number dialled, queue, agent, IVR path.
+    Calls {
+        /// Configuration file, to find the server's control socket ([control] socket).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The queues of the running server: callers waiting, longest wait, agents by state, and
     /// today's offered, answered, abandoned, overflowed, service level, ASA and AHT.
     Queues {

@@ -53,6 +53,7 @@ pub fn serve(
     store: Arc<DialplanStore>,
     prompts: PromptCache,
     acd: mpsc::Sender<AcdRequest>,
+    live: crate::calls::Updates,
 ) -> std::io::Result<()> {
     if path.exists() {
         std::fs::remove_file(path)?;
@@ -63,9 +64,10 @@ pub fn serve(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (store, prompts, acd) = (store.clone(), prompts.clone(), acd.clone());
+            let (store, prompts, acd, live) =
+                (store.clone(), prompts.clone(), acd.clone(), live.clone());
             tokio::spawn(async move {
-                if let Err(err) = handle(stream, &store, &prompts, &acd).await {
+                if let Err(err) = handle(stream, &store, &prompts, &acd, &live).await {
                     tracing::debug!(%err, "control connection ended early");
                 }
             });
@@ -79,6 +81,7 @@ async fn handle(
     store: &DialplanStore,
     prompts: &PromptCache,
     acd: &mpsc::Sender<AcdRequest>,
+    live: &crate::calls::Updates,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -89,7 +92,17 @@ async fn handle(
     let answer = match line.trim() {
         "reload" => reload(store, prompts, "control socket"),
         "acd" => acd_view(acd).await,
-        other => format!("error: unknown command {other:?}; the commands are `reload` and `acd`\n"),
+        "calls" => match crate::calls::snapshot(live)
+            .await
+            .map(|c| serde_json::to_string(&c))
+        {
+            Some(Ok(json)) => format!("{json}\n"),
+            Some(Err(err)) => format!("error: {err}\n"),
+            None => "error: the live calls' table is not running\n".into(),
+        },
+        other => format!(
+            "error: unknown command {other:?}; the commands are `reload`, `acd` and `calls`\n"
+        ),
     };
     write.write_all(answer.as_bytes()).await?;
     write.shutdown().await
@@ -150,6 +163,18 @@ pub async fn request_reload(path: &PathBuf) -> std::io::Result<String> {
 /// When no server listens there, or its answer is not a view.
 pub async fn request_acd(path: &PathBuf) -> std::io::Result<View> {
     let answer = request(path, "acd").await?;
+    if let Some(error) = answer.strip_prefix("error: ") {
+        return Err(std::io::Error::other(error.trim().to_owned()));
+    }
+    serde_json::from_str(answer.trim()).map_err(std::io::Error::other)
+}
+
+/// `switchboard calls`: the calls in progress on the server listening on `path`.
+///
+/// # Errors
+/// When no server listens there, or its answer is not a table of calls.
+pub async fn request_calls(path: &PathBuf) -> std::io::Result<crate::calls::LiveCalls> {
+    let answer = request(path, "calls").await?;
     if let Some(error) = answer.strip_prefix("error: ") {
         return Err(std::io::Error::other(error.trim().to_owned()));
     }

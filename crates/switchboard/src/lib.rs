@@ -5,6 +5,7 @@
 pub mod acd;
 pub mod api;
 pub mod call;
+pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;

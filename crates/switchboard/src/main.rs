@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Reload { config } => reload(config.as_deref()),
         Command::Agents { config, json } => acd(config.as_deref(), json, View::agents_table),
         Command::Queues { config, json } => acd(config.as_deref(), json, View::queues_table),
+        Command::Calls { config, json } => calls(config.as_deref(), json),
         Command::Config(ConfigCommand::Show { config }) => {
             match Config::resolve(config.as_deref())
                 .map_err(anyhow::Error::from)
@@ -86,6 +87,33 @@ fn acd(path: Option<&std::path::Path>, json: bool, table: fn(&View) -> String) -
                 table(&view)
             };
             // A reader that went away (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn calls(path: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let Some((socket, runtime)) = control(path) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(switchboard::control::request_calls(&socket)) {
+        Ok(calls) => {
+            let text = if json {
+                match serde_json::to_string_pretty(&calls) {
+                    Ok(text) => text + "\n",
+                    Err(err) => {
+                        eprintln!("error: {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                calls.table()
+            };
             let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
             ExitCode::SUCCESS
         }

@@ -203,12 +203,15 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     // The store's thread lives as long as its writers; the handle is not needed to keep it.
     drop(opened.store);
 
+    let (live, live_rx) = mpsc::unbounded_channel();
+    tokio::spawn(crate::calls::Registry::default().run(live_rx));
     let services = Arc::new(services(
         config,
         seed,
         acd_tx.clone(),
         records.clone(),
         opened.startup.next_call_id,
+        live.clone(),
     )?);
     let router = Router::new(
         directory,
@@ -223,6 +226,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         services.dialplans.clone(),
         services.media.prompts().clone(),
         acd_tx,
+        live.clone(),
     ) {
         tracing::warn!(%err, socket = %control.display(), "no control socket: `switchboard reload` will not reach this server (SIGHUP still works)");
     }
@@ -268,6 +272,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         .chain(config.security.never_ban.iter().copied())
         .collect();
     let acd_for_api = services.acd.clone();
+    let live_for_api = services.live.clone();
     let core = Core::new(
         ua,
         registrar,
@@ -314,7 +319,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
     if config.api.enabled {
-        start_api(config, acd_for_api, stats).await;
+        start_api(config, acd_for_api, live_for_api, stats).await;
     }
     Ok((bound, records))
 }
@@ -324,11 +329,13 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
 async fn start_api(
     config: &Config,
     acd: mpsc::Sender<crate::protocol::AcdRequest>,
+    live: crate::calls::Updates,
     transport: Arc<TransportStats>,
 ) {
     let metrics = crate::metrics::install();
     let api = Arc::new(crate::api::Api::new(
         acd,
+        live,
         metrics,
         transport,
         &config.api,
@@ -398,6 +405,7 @@ fn services(
     acd: mpsc::Sender<crate::protocol::AcdRequest>,
     records: Records,
     next_call: u64,
+    live: crate::calls::Updates,
 ) -> anyhow::Result<Services> {
     // SSRCs are seen by every peer and their generator is not a CSPRNG: unless a test fixed
     // rng_seed, they get a seed of their own, so that recovering it from SSRCs tells nothing
@@ -455,6 +463,7 @@ fn services(
         acd,
         records,
         call_ids: std::sync::atomic::AtomicU64::new(next_call),
+        live,
     })
 }
 

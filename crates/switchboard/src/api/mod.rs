@@ -43,6 +43,8 @@ const OPENAPI: &str = include_str!("openapi.json");
 pub struct Api {
     /// The ACD task's channel.
     pub acd: mpsc::Sender<AcdRequest>,
+    /// The live calls' table.
+    pub live: crate::calls::Updates,
     /// The metrics recorder's handle (`None`: another recorder was installed first, as in
     /// tests that start several switches in one process).
     pub metrics: Option<PrometheusHandle>,
@@ -62,6 +64,7 @@ impl Api {
     #[must_use]
     pub fn new(
         acd: mpsc::Sender<AcdRequest>,
+        live: crate::calls::Updates,
         metrics: Option<PrometheusHandle>,
         transport: Arc<crate::sip::transport::TransportStats>,
         config: &crate::config::ApiConfig,
@@ -69,6 +72,7 @@ impl Api {
     ) -> Api {
         Api {
             acd,
+            live,
             metrics,
             metrics_public: config.metrics_public,
             transport,
@@ -92,6 +96,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/agents/{agent}/ready", post(agent_ready))
         .route("/api/v1/agents/{agent}/pause", post(agent_pause))
         .route("/api/v1/queues", get(queues))
+        .route("/api/v1/calls", get(calls))
         .route("/api/v1/queues/{queue}", get(queue))
         .route_layer(middleware::from_fn_with_state(api.clone(), auth::admin));
     let metrics = Router::new().route("/metrics", get(metrics));
@@ -261,6 +266,15 @@ async fn queue(
             ApiError::not_found(format!(
                 "no queue {queue:?}; GET /api/v1/queues lists them (queues are defined in [[queues]])"
             ))
+        })
+}
+
+async fn calls(State(api): State<Arc<Api>>) -> Result<Json<crate::calls::LiveCalls>, ApiError> {
+    crate::calls::snapshot(&api.live)
+        .await
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::unavailable("the live calls' table is not running; the switch is stopping")
         })
 }
 

@@ -46,6 +46,8 @@ pub struct Services {
     pub records: crate::records::Records,
     /// The next call id (unique across restarts: it starts past the store's highest).
     pub call_ids: AtomicU64,
+    /// The live calls' table.
+    pub live: crate::calls::Updates,
 }
 
 /// Runs one call to its end.
@@ -109,6 +111,8 @@ pub async fn run(
         if attached {
             let _ = services.acd.send(AcdRequest::Detach { call }).await;
         }
+        // However the call ended (a panicking machine included), it leaves the live table.
+        let _ = services.live.send(crate::calls::Update::Ended(call.0));
         // Dropping the session closes it: the worker finalises the recording.
         drop(driver);
     }
@@ -233,8 +237,20 @@ impl Driver {
                 body,
                 timeout,
             } => self.http(req, method.as_str(), url, body, timeout),
-            Command::RecordStarted(record) => self.services.records.started(&record),
-            Command::RecordProgress(record) => self.services.records.progress(&record),
+            Command::RecordStarted(record) => {
+                let _ = self
+                    .services
+                    .live
+                    .send(crate::calls::Update::Record(record.clone()));
+                self.services.records.started(&record);
+            }
+            Command::RecordProgress(record) => {
+                let _ = self
+                    .services
+                    .live
+                    .send(crate::calls::Update::Record(record.clone()));
+                self.services.records.progress(&record);
+            }
             Command::RecordLeg(leg) => {
                 let call = self.machine.call();
                 self.services.records.leg(call, &leg);
