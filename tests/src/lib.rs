@@ -308,7 +308,20 @@ impl Switchboard {
             .and_then(|v| v.parse().ok())
     }
 
-    /// Whether the process is still running.
+    /// Sends SIGTERM (as `systemctl stop` does) without waiting: the switch drains.
+    ///
+    /// # Panics
+    /// When `kill` fails.
+    pub fn signal_term(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Whether the server process is still running.
+    #[must_use]
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

@@ -316,3 +316,80 @@ fn a_call_in_progress_is_listed_by_the_api_and_the_cli_until_it_ends() {
     }
     assert_eq!(after["calls"].as_array().map(Vec::len), Some(0), "{after}");
 }
+
+#[test]
+fn sigterm_lets_the_call_in_progress_end_and_refuses_new_ones() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let mut sb = Switchboard::start("");
+    let agent_port = free_port();
+    register(&sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("caller_talk.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002", "-d", "4000"])
+        .spawn();
+    let talking = || {
+        request(api(&sb), "GET", "/api/v1/calls", Some(API_TOKEN), None).json()["calls"][0]["state"]
+            == "talking"
+    };
+    let mut up = false;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        if talking() {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "the call never started talking\n{}", sb.log_tail(40));
+    sb.signal_term();
+    assert!(
+        sb.wait_for_log(Duration::from_secs(5), |log| log.contains("draining"))
+            .is_some(),
+        "{}",
+        sb.log_tail(20)
+    );
+    // A load balancer sees the node going; a new call is turned away.
+    let ready = request(api(&sb), "GET", "/ready", None, None);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    let options = switchboard_tests::options(sb.sip, Duration::from_secs(2)).expect("OPTIONS");
+    assert!(options.starts_with("SIP/2.0 503"), "{options}");
+    assert!(options.contains("Retry-After:"), "{options}");
+    let invite = "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKdrain\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+33612345678@127.0.0.1>;tag=d1\r\nTo: <sip:1002@127.0.0.1>\r\n\
+         Call-ID: drain-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let refused =
+        switchboard_tests::udp_exchange(sb.sip, invite.as_bytes(), Duration::from_secs(2))
+            .expect("an answer to the new INVITE");
+    assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
+    // The call in progress ends as it would have, and then the switch stops by itself.
+    let caller = caller.wait();
+    let agent = agent.wait();
+    assert!(
+        caller.ok() && agent.ok(),
+        "{:?} {:?}\n{}",
+        caller.flow(),
+        agent.flow(),
+        sb.log_tail(40)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sb.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !sb.is_running(),
+        "still running after its last call\n{}",
+        sb.log_tail(20)
+    );
+    let log = sb.log();
+    assert!(
+        log.contains("drained: no call in progress"),
+        "{}",
+        sb.log_tail(20)
+    );
+    assert!(
+        log.contains("call ended") && log.contains("disposition=\"answered\""),
+        "{}",
+        sb.log_tail(30)
+    );
+}

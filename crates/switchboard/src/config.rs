@@ -218,12 +218,16 @@ pub struct TrunkConfig {
 pub struct ControlConfig {
     /// Unix socket path of the running server.
     pub socket: String,
+    /// On SIGTERM, how long calls in progress may take to end while new ones are refused,
+    /// seconds; then the switch stops (a second SIGTERM stops it at once).
+    pub drain_timeout_s: u64,
 }
 
 impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig {
             socket: "switchboard.ctl".into(),
+            drain_timeout_s: 60,
         }
     }
 }
@@ -409,6 +413,15 @@ impl Config {
         self.security.validate()?;
         self.api.validate()?;
         self.dialplan.validate()?;
+        if self.control.drain_timeout_s > 86_400 {
+            return invalid(
+                "control.drain_timeout_s".into(),
+                format!(
+                    "{} s: give at most a day (86400); 0 stops at once",
+                    self.control.drain_timeout_s
+                ),
+            );
+        }
         for (key, value) in [
             ("sip.tcp_max_connections", self.sip.tcp_max_connections),
             ("sip.tcp_max_per_source", self.sip.tcp_max_per_source),

@@ -41,12 +41,34 @@ pub struct Bound {
     pub tcp: Vec<SocketAddr>,
 }
 
-/// Runs the server until SIGINT or SIGTERM.
+/// What `run` needs of a started server to stop it well.
+#[derive(Debug)]
+pub struct Running {
+    /// Its sockets.
+    pub bound: Bound,
+    /// Its records, flushed at the end.
+    pub records: Records,
+    /// Raised to refuse new calls.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// The calls in progress.
+    pub live: crate::calls::Updates,
+}
+
+/// Runs the server until SIGINT or SIGTERM, then drains: new calls refused, those in progress
+/// given `[control] drain_timeout_s` to end (a second signal ends the wait).
 pub async fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     tracing::info!(config = %source, "starting switchboard {}", env!("CARGO_PKG_VERSION"));
-    let (bound, records) = start(&config, &source).await?;
+    let running = start(&config, &source).await?;
+    let Running {
+        bound,
+        records,
+        draining,
+        live,
+    } = running;
     tracing::info!(udp = ?bound.udp, tcp = ?bound.tcp, "SIP listening");
     shutdown_signal().await;
+    draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    drain(&live, Duration::from_secs(config.control.drain_timeout_s)).await;
     tracing::info!("shutting down");
     // Finished calls' records are durable already; this makes the last facts of the ACD so.
     if let Err(err) = records.flush().await {
@@ -68,7 +90,7 @@ fn store_path(config: &Config, source: &ConfigSource) -> std::path::PathBuf {
 }
 
 /// Binds and spawns everything; returns once the server is listening.
-pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bound, Records)> {
+pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<Running> {
     let store_path = store_path(config, source);
     let opened = switchboard_store::Store::open(&store_path).with_context(|| {
         format!(
@@ -273,6 +295,7 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
         .collect();
     let acd_for_api = services.acd.clone();
     let live_for_api = services.live.clone();
+    let draining = services.draining.clone();
     let core = Core::new(
         ua,
         registrar,
@@ -319,9 +342,62 @@ pub async fn start(config: &Config, source: &ConfigSource) -> anyhow::Result<(Bo
     drop(core_tx);
     tokio::spawn(core.run(core_rx));
     if config.api.enabled {
-        start_api(config, acd_for_api, live_for_api, stats).await;
+        start_api(
+            config,
+            acd_for_api,
+            live_for_api.clone(),
+            draining.clone(),
+            stats,
+        )
+        .await;
     }
-    Ok((bound, records))
+    Ok(Running {
+        bound,
+        records,
+        draining,
+        live: live_for_api,
+    })
+}
+
+/// Waits for the calls in progress to end, at most `limit` (a second SIGTERM or Ctrl-C ends
+/// the wait), saying what it waits for.
+async fn drain(live: &crate::calls::Updates, limit: Duration) {
+    let count = || async {
+        crate::calls::snapshot(live)
+            .await
+            .map_or(0, |c| c.calls.len())
+    };
+    let calls = count().await;
+    if calls == 0 {
+        return;
+    }
+    tracing::info!(
+        calls,
+        limit_s = limit.as_secs(),
+        "draining: new calls are refused; waiting for the calls in progress to end (a second \
+         SIGTERM stops at once)"
+    );
+    let deadline = tokio::time::Instant::now() + limit;
+    let second = shutdown_signal();
+    tokio::pin!(second);
+    loop {
+        tokio::select! {
+            () = &mut second => {
+                tracing::warn!(calls = count().await, "second signal: stopping now; calls still up are recorded as interrupted");
+                return;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(calls = count().await, "drain time over: stopping; calls still up are recorded as interrupted");
+                return;
+            }
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if count().await == 0 {
+                    tracing::info!("drained: no call in progress");
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Binds `[api] listen` and serves the admin API there; a port in use is logged and the switch
@@ -330,12 +406,14 @@ async fn start_api(
     config: &Config,
     acd: mpsc::Sender<crate::protocol::AcdRequest>,
     live: crate::calls::Updates,
+    draining: Arc<std::sync::atomic::AtomicBool>,
     transport: Arc<TransportStats>,
 ) {
     let metrics = crate::metrics::install();
     let api = Arc::new(crate::api::Api::new(
         acd,
         live,
+        draining,
         metrics,
         transport,
         &config.api,
@@ -464,6 +542,7 @@ fn services(
         records,
         call_ids: std::sync::atomic::AtomicU64::new(next_call),
         live,
+        draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     })
 }
 

@@ -45,6 +45,8 @@ pub struct Api {
     pub acd: mpsc::Sender<AcdRequest>,
     /// The live calls' table.
     pub live: crate::calls::Updates,
+    /// Raised while the switch drains (then `/ready` answers 503).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The metrics recorder's handle (`None`: another recorder was installed first, as in
     /// tests that start several switches in one process).
     pub metrics: Option<PrometheusHandle>,
@@ -65,6 +67,7 @@ impl Api {
     pub fn new(
         acd: mpsc::Sender<AcdRequest>,
         live: crate::calls::Updates,
+        draining: Arc<std::sync::atomic::AtomicBool>,
         metrics: Option<PrometheusHandle>,
         transport: Arc<crate::sip::transport::TransportStats>,
         config: &crate::config::ApiConfig,
@@ -73,6 +76,7 @@ impl Api {
         Api {
             acd,
             live,
+            draining,
             metrics,
             metrics_public: config.metrics_public,
             transport,
@@ -156,8 +160,14 @@ async fn health(State(api): State<Arc<Api>>) -> Json<serde_json::Value> {
     }))
 }
 
-/// Ready when the ACD answers (SIP sockets and the store were opened before the API started).
+/// Ready when the ACD answers (SIP sockets and the store were opened before the API started)
+/// and the switch is not draining.
 async fn ready(State(api): State<Arc<Api>>) -> Result<Json<serde_json::Value>, ApiError> {
+    if api.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::unavailable(
+            "the switch is stopping: it takes no new calls; send them to another node",
+        ));
+    }
     snapshot(&api).await?;
     Ok(Json(serde_json::json!({ "ready": true })))
 }

@@ -48,6 +48,8 @@ pub struct Services {
     pub call_ids: AtomicU64,
     /// The live calls' table.
     pub live: crate::calls::Updates,
+    /// Set on SIGTERM: new calls are refused while those in progress end.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs one call to its end.

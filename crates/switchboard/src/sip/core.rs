@@ -364,6 +364,15 @@ impl Core {
         let method = request.method().clone();
         if method == Method::REGISTER {
             self.on_register(now, tx, source, &request);
+        } else if method == Method::OPTIONS && self.draining() {
+            // A load balancer's health check: this node takes no new calls.
+            let mut response = response_to(
+                &request,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("sb-options"),
+            );
+            response.headers.insert(Name::RETRY_AFTER, "30");
+            self.ua.respond(now, tx, response);
         } else if method == Method::OPTIONS {
             let mut response = response_to(&request, StatusCode::OK, Some("sb-options"));
             response.headers.insert(Name::ALLOW, ALLOW);
@@ -538,7 +547,24 @@ impl Core {
         }
     }
 
+    /// Whether the switch is stopping (new calls refused).
+    fn draining(&self) -> bool {
+        self.services
+            .draining
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn on_invite(&mut self, now: Instant, tx: ServerTxId, source: Peer, request: Request) {
+        if self.draining() {
+            // Stopping: another node (or a retry) takes the call.
+            let mut response =
+                response_to(&request, StatusCode::SERVICE_UNAVAILABLE, Some("sb-drain"));
+            response.headers.insert(Name::RETRY_AFTER, "30");
+            self.ua.respond_stateless(now, tx, response);
+            metrics::counter!("switchboard_calls_refused_total", "cause" => "refused:draining")
+                .increment(1);
+            return;
+        }
         if let Some(refusal) = self.router.screen(&request) {
             // Nobody is authenticated yet: answered statelessly.
             self.refuse(now, tx, &request, refusal, true);
