@@ -393,3 +393,123 @@ fn sigterm_lets_the_call_in_progress_end_and_refuses_new_ones() {
         sb.log_tail(30)
     );
 }
+
+/// Places a SIPp call from the trunk to agent 1002 that stays up until the switch hangs it up,
+/// and waits until the API lists it as talking; returns its call number.
+fn call_until_hung_up(
+    sb: &Switchboard,
+) -> (
+    u64,
+    switchboard_tests::SippRunning,
+    switchboard_tests::SippRunning,
+) {
+    let agent_port = free_port();
+    register(sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new("caller_wait_bye.xml", Some(sb.sip), free_port())
+        .arg(&["-s", "1002"])
+        .spawn();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let listed = request(api(sb), "GET", "/api/v1/calls", Some(API_TOKEN), None).json();
+        if listed["calls"][0]["state"] == "talking" {
+            let call = listed["calls"][0]["call"].as_u64().expect("a call number");
+            return (call, caller, agent);
+        }
+    }
+    panic!("the call never started talking\n{}", sb.log_tail(40));
+}
+
+#[test]
+fn an_admin_hangs_up_a_call_through_the_api() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let sb = Switchboard::start("");
+    let (call, caller, agent) = call_until_hung_up(&sb);
+    let path = format!("/api/v1/calls/{call}/hangup");
+    let refused = request(api(&sb), "POST", &path, None, None);
+    assert_eq!(refused.status, 401, "a hang-up needs the token");
+    let done = request(api(&sb), "POST", &path, Some(API_TOKEN), None);
+    assert_eq!(done.status, 202, "{}", done.body);
+    // Both parties get a BYE and answer it.
+    let caller = caller.wait();
+    let agent = agent.wait();
+    assert!(
+        caller.ok() && agent.ok(),
+        "{:?} {:?}\n{}",
+        caller.flow(),
+        agent.flow(),
+        sb.log_tail(40)
+    );
+    assert!(
+        sb.wait_for_log(Duration::from_secs(5), |log| log.contains(
+            "call ended cause=switch:admin-hangup disposition=\"answered\""
+        ))
+        .is_some(),
+        "{}",
+        sb.log_tail(30)
+    );
+    // Once its record is written the call leaves the table: then it is unknown.
+    let mut again = request(api(&sb), "POST", &path, Some(API_TOKEN), None);
+    for _ in 0..50 {
+        if again.status == 404 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        again = request(api(&sb), "POST", &path, Some(API_TOKEN), None);
+    }
+    assert_eq!(again.status, 404, "{}", again.body);
+    let nonsense = request(
+        api(&sb),
+        "POST",
+        "/api/v1/calls/abc/hangup",
+        Some(API_TOKEN),
+        None,
+    );
+    assert_eq!(nonsense.status, 400, "{}", nonsense.body);
+}
+
+#[test]
+fn at_the_end_of_the_drain_the_switch_hangs_up_the_calls_left() {
+    if !require_tool("sipp") {
+        return;
+    }
+    let mut sb = Switchboard::start_config(
+        switchboard_tests::Config::shipped()
+            .set("control", "drain_timeout_s", "1")
+            .set("api", "listen", &format!("\"127.0.0.1:{}\"", free_port())),
+    );
+    let (_call, caller, agent) = call_until_hung_up(&sb);
+    sb.signal_term();
+    let caller = caller.wait();
+    let agent = agent.wait();
+    assert!(
+        caller.ok() && agent.ok(),
+        "{:?} {:?}\n{}",
+        caller.flow(),
+        agent.flow(),
+        sb.log_tail(40)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sb.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!sb.is_running(), "still running\n{}", sb.log_tail(20));
+    let log = sb.log();
+    assert!(
+        log.contains("drain time over: hanging up"),
+        "{}",
+        sb.log_tail(20)
+    );
+    assert!(
+        log.contains("drained: the last calls were hung up"),
+        "{}",
+        sb.log_tail(20)
+    );
+    assert!(
+        log.contains("call ended cause=switch:shutdown disposition=\"answered\""),
+        "{}",
+        sb.log_tail(30)
+    );
+}

@@ -20,6 +20,27 @@ use crate::protocol::CallRecord;
 pub enum Update {
     /// A call started, or learnt something (its record so far).
     Record(Box<CallRecord>),
+    /// A call's task started: where to tell it to hang up.
+    Attach {
+        /// The call.
+        call: u64,
+        /// Its hang-up input.
+        hangup: mpsc::Sender<crate::call::machine::Input>,
+    },
+    /// Hang a call up; the answer says whether it was in progress.
+    Hangup {
+        /// The call.
+        call: u64,
+        /// Why (in its record's cause: `switch:<reason>`).
+        reason: String,
+        /// Whether the call was found.
+        reply: oneshot::Sender<bool>,
+    },
+    /// Hang every call up (the end of a drain).
+    HangupAll {
+        /// Why.
+        reason: String,
+    },
     /// A call ended.
     Ended(u64),
     /// The table, for a reader.
@@ -75,6 +96,7 @@ pub struct LiveCall {
 #[derive(Debug, Default)]
 pub struct Registry {
     calls: HashMap<u64, CallRecord>,
+    hangups: HashMap<u64, mpsc::Sender<crate::call::machine::Input>>,
 }
 
 impl Registry {
@@ -90,8 +112,33 @@ impl Registry {
             Update::Record(record) => {
                 self.calls.insert(record.call.0, *record);
             }
+            Update::Attach { call, hangup } => {
+                self.hangups.insert(call, hangup);
+            }
+            Update::Hangup {
+                call,
+                reason,
+                reply,
+            } => {
+                let found = self.hangups.get(&call).is_some_and(|tx| {
+                    // A full channel already holds a hang-up: the call is ending anyway.
+                    !matches!(
+                        tx.try_send(crate::call::machine::Input::Hangup { reason }),
+                        Err(mpsc::error::TrySendError::Closed(_))
+                    )
+                });
+                let _ = reply.send(found);
+            }
+            Update::HangupAll { reason } => {
+                for tx in self.hangups.values() {
+                    let _ = tx.try_send(crate::call::machine::Input::Hangup {
+                        reason: reason.clone(),
+                    });
+                }
+            }
             Update::Ended(call) => {
                 self.calls.remove(&call);
+                self.hangups.remove(&call);
             }
             Update::Snapshot(reply) => {
                 // The reader may have given up: nothing to do then.
@@ -143,6 +190,19 @@ fn live(record: &CallRecord, now: Instant) -> LiveCall {
 pub async fn snapshot(updates: &Updates) -> Option<LiveCalls> {
     let (reply, rx) = oneshot::channel();
     updates.send(Update::Snapshot(reply)).ok()?;
+    rx.await.ok()
+}
+
+/// Asks the table to hang `call` up; whether it was in progress (`None`: the table is gone).
+pub async fn hangup(updates: &Updates, call: u64, reason: &str) -> Option<bool> {
+    let (reply, rx) = oneshot::channel();
+    updates
+        .send(Update::Hangup {
+            call,
+            reason: reason.to_owned(),
+            reply,
+        })
+        .ok()?;
     rx.await.ok()
 }
 

@@ -386,10 +386,7 @@ async fn drain(live: &crate::calls::Updates, limit: Duration) {
                 tracing::warn!(calls = count().await, "second signal: stopping now; calls still up are recorded as interrupted");
                 return;
             }
-            () = tokio::time::sleep_until(deadline) => {
-                tracing::warn!(calls = count().await, "drain time over: stopping; calls still up are recorded as interrupted");
-                return;
-            }
+            () = tokio::time::sleep_until(deadline) => break,
             () = tokio::time::sleep(Duration::from_millis(200)) => {
                 if count().await == 0 {
                     tracing::info!("drained: no call in progress");
@@ -398,6 +395,27 @@ async fn drain(live: &crate::calls::Updates, limit: Duration) {
             }
         }
     }
+    // Time is up: the switch ends the calls left, so their records and recordings close as
+    // any call's do; what has not ended in a few seconds is recorded as interrupted.
+    tracing::warn!(
+        calls = count().await,
+        "drain time over: hanging up the calls still in progress"
+    );
+    let _ = live.send(crate::calls::Update::HangupAll {
+        reason: "shutdown".into(),
+    });
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if count().await == 0 {
+            tracing::info!("drained: the last calls were hung up");
+            return;
+        }
+    }
+    tracing::warn!(
+        calls = count().await,
+        "stopping; calls still up are recorded as interrupted"
+    );
 }
 
 /// Binds `[api] listen` and serves the admin API there; a port in use is logged and the switch

@@ -101,6 +101,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/agents/{agent}/pause", post(agent_pause))
         .route("/api/v1/queues", get(queues))
         .route("/api/v1/calls", get(calls))
+        .route("/api/v1/calls/{call}/hangup", post(hangup))
         .route("/api/v1/queues/{queue}", get(queue))
         .route_layer(middleware::from_fn_with_state(api.clone(), auth::admin));
     let metrics = Router::new().route("/metrics", get(metrics));
@@ -286,6 +287,34 @@ async fn calls(State(api): State<Arc<Api>>) -> Result<Json<crate::calls::LiveCal
         .ok_or_else(|| {
             ApiError::unavailable("the live calls' table is not running; the switch is stopping")
         })
+}
+
+/// Ends a call in progress: both legs hung up, its record's cause `switch:admin-hangup`.
+async fn hangup(
+    State(api): State<Arc<Api>>,
+    Path(call): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: u64 = call.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{call:?} is not a call number; GET /api/v1/calls lists them (the `call` field)"
+        ))
+    })?;
+    match crate::calls::hangup(&api.live, id, "admin-hangup").await {
+        Some(true) => {
+            tracing::info!(call = id, "call hung up through the API");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "call": id, "hangup": "requested" })),
+            )
+                .into_response())
+        }
+        Some(false) => Err(ApiError::not_found(format!(
+            "no call {id} in progress; GET /api/v1/calls lists them"
+        ))),
+        None => Err(ApiError::unavailable(
+            "the live calls' table is not running; the switch is stopping",
+        )),
+    }
 }
 
 /// `POST /api/v1/agents/{agent}/pause`'s body.

@@ -85,6 +85,12 @@ pub async fn run(
             })
             .await
             .is_ok();
+        // The live table can end the call (an admin, the end of a drain).
+        let (hangup_tx, hangup_rx) = mpsc::channel(2);
+        let _ = services.live.send(crate::calls::Update::Attach {
+            call: call.0,
+            hangup: hangup_tx,
+        });
         // Outbound legs report on the channel the caller's leg does: one queue for all of a
         // call's SIP events, in the order the core saw them.
         let out_tx = legs_tx;
@@ -108,6 +114,7 @@ pub async fn run(
                 legs: Some(legs),
                 media: Some(media_rx),
                 acd: Some(acd_rx),
+                hangup: Some(hangup_rx),
             })
             .await;
         if attached {
@@ -126,6 +133,7 @@ struct Channels {
     legs: Option<mpsc::Receiver<LegEvent>>,
     media: Option<mpsc::Receiver<MediaEvent>>,
     acd: Option<mpsc::Receiver<switchboard_acd::Output>>,
+    hangup: Option<mpsc::Receiver<Input>>,
 }
 
 struct Driver {
@@ -160,6 +168,7 @@ impl Driver {
                 e = recv(&mut ch.legs) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Leg(e))),
                 e = recv(&mut ch.media) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Media(e))),
                 e = recv(&mut ch.acd) => e.map_or(Wake::Closed, |e| Wake::Input(Input::Acd(e))),
+                e = recv(&mut ch.hangup) => e.map_or(Wake::Closed, Wake::Input),
                 e = recv_ref(done) => e.map_or(Wake::Closed, Wake::Input),
                 () = sleep_until(deadline) => Wake::Timer,
             };

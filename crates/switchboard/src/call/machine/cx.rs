@@ -477,7 +477,7 @@ impl Cx {
                 Some(Event::MediaLeg(req, result))
             }
             Input::Http { req, result } => Some(Event::Http(req, result)),
-            Input::MediaFailed { .. } => None,
+            Input::MediaFailed { .. } | Input::Hangup { .. } => None,
         }
     }
 
@@ -740,7 +740,7 @@ impl Cx {
             _ if self.voicemail => Disposition::Voicemail,
             Outcome::Dialplan(cause) if cause == "voicemail" => Disposition::Voicemail,
             _ if self.overflowed => Disposition::Overflow,
-            Outcome::Dialplan(_) => Disposition::Completed,
+            Outcome::Dialplan(_) | Outcome::Ended(_) => Disposition::Completed,
             Outcome::CallerHungUp | Outcome::MediaTimeout | Outcome::CalleeHungUp => {
                 Disposition::Abandoned
             }

@@ -130,6 +130,12 @@ pub enum Input {
         /// What failed.
         error: String,
     },
+    /// The switch ends the call (an admin through the API, or the end of a drain): both
+    /// legs are hung up and the record says why.
+    Hangup {
+        /// Why, e.g. `admin-hangup`, `shutdown`.
+        reason: String,
+    },
 }
 
 /// What the call machine asks its driver to do.
@@ -310,6 +316,8 @@ pub enum Outcome {
     MediaTimeout,
     /// Something of ours failed.
     Failed(String),
+    /// The switch ended it on purpose (an admin, a shutdown).
+    Ended(String),
 }
 
 impl Outcome {
@@ -323,6 +331,7 @@ impl Outcome {
             Outcome::Dialplan(cause) => format!("dialplan:{cause}"),
             Outcome::MediaTimeout => "media-timeout".into(),
             Outcome::Failed(why) => format!("failed:{why}"),
+            Outcome::Ended(why) => format!("switch:{why}"),
         }
     }
 }
@@ -429,6 +438,10 @@ impl CallMachine {
             Input::MediaFailed { error } => {
                 tracing::error!(%error, "media engine unavailable; ending the call");
                 Some(Outcome::Failed("media".into()))
+            }
+            Input::Hangup { reason } => {
+                tracing::info!(%reason, "the switch ends the call");
+                Some(Outcome::Ended(reason))
             }
             input => match self.cx.filter(now, input) {
                 Some(event) => self.dispatch(now, event),

@@ -273,3 +273,30 @@ fn a_feature_code_the_acd_never_answers_says_so() {
     let out = h.advance(Duration::from_secs(5));
     assert_eq!(plays(&out)[0].1, ["/sounds/en/agent-refused.wav"]);
 }
+
+#[test]
+fn the_switch_hangs_up_a_call_in_the_menu_and_says_why() {
+    let mut h = Harness::new(ivr_route(), trunk());
+    menu(&mut h);
+    let out = h.input(Input::Hangup {
+        reason: "admin-hangup".into(),
+    });
+    assert!(
+        sip(
+            &out,
+            |c| matches!(c, CallCommand::Hangup { leg } if *leg == CALLER)
+        ),
+        "the caller's leg is hung up"
+    );
+    let rec = h.record();
+    assert_eq!(rec.hangup_cause.as_deref(), Some("switch:admin-hangup"));
+    assert_eq!(rec.hangup_side, Some(HangupSide::Switch));
+    assert_eq!(rec.disposition, Some(Disposition::Completed));
+    // Once over, more hang-ups change nothing.
+    assert!(
+        h.input(Input::Hangup {
+            reason: "shutdown".into()
+        })
+        .is_empty()
+    );
+}
