@@ -285,6 +285,9 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// Several of those, from different sections.
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
 }
 
 impl Config {
@@ -324,8 +327,35 @@ impl Config {
         Ok((Config::default_embedded()?, ConfigSource::Embedded))
     }
 
-    /// Checks what serde cannot: duplicates, ranges, and the demo-password guard.
+    /// Checks what serde cannot: duplicates, ranges, and the demo-password guard. Every
+    /// section is checked, so one mistake does not hide the others: several problems come
+    /// back together as [`ConfigError::Many`] (each section still stops at its first).
+    ///
+    /// # Errors
+    /// What is wrong, naming each key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems: Vec<ConfigError> = [
+            self.check_core(),
+            self.media.validate(),
+            self.recording.validate(),
+            self.security.validate(),
+            self.api.validate(),
+            self.dialplan.validate(),
+            self.acd.validate(),
+            self.check_demo_passwords(),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Many(problems)),
+        }
+    }
+
+    /// SIP, agents, trunks, queues and the control socket.
+    fn check_core(&self) -> Result<(), ConfigError> {
         let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
         if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
             return invalid(
@@ -408,11 +438,6 @@ impl Config {
                 }
             }
         }
-        self.media.validate()?;
-        self.recording.validate()?;
-        self.security.validate()?;
-        self.api.validate()?;
-        self.dialplan.validate()?;
         if self.control.drain_timeout_s > 86_400 {
             return invalid(
                 "control.drain_timeout_s".into(),
@@ -455,7 +480,6 @@ impl Config {
                 ),
             );
         }
-        self.acd.validate()?;
         let mut queue_names = HashSet::new();
         for (i, queue) in self.queues.iter().enumerate() {
             queue.validate(i)?;
@@ -479,7 +503,7 @@ impl Config {
                 }
             }
         }
-        self.check_demo_passwords()
+        Ok(())
     }
 
     /// Refuses demo passwords on any listener outside loopback: they are published in README.

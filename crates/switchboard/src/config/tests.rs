@@ -210,3 +210,31 @@ fn acd_and_queue_options_name_their_key() {
     let message = Config::parse(&text, "x.toml").unwrap_err().to_string();
     assert!(message.starts_with("agents[0].skills.returns"), "{message}");
 }
+
+#[test]
+fn mistakes_in_several_sections_are_all_reported() {
+    let text = DEFAULT_TOML
+        .replace("tokens = []", "tokens = [\"short\"]")
+        .replace(
+            "extension_ring_timeout_s = 60",
+            "extension_ring_timeout_s = 0",
+        )
+        .replace("udp_buffer_bytes = 4194304", "udp_buffer_bytes = 1024");
+    let err = Config::parse(&text, "x.toml").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, ConfigError::Many(ref p) if p.len() == 3),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("x.toml") || message.contains("3 problems"),
+        "{message}"
+    );
+    for key in [
+        "api.tokens[0]",
+        "dialplan.extension_ring_timeout_s",
+        "sip.udp_buffer_bytes",
+    ] {
+        assert!(message.contains(key), "{key} missing from: {message}");
+    }
+}
