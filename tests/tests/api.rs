@@ -251,23 +251,8 @@ fn a_call_in_progress_is_listed_by_the_api_and_the_cli_until_it_ends() {
         return;
     }
     let sb = Switchboard::start("");
-    let agent_port = free_port();
-    register(&sb, "1002", agent_port);
-    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
-    let caller = Sipp::new("caller_talk.xml", Some(sb.sip), free_port())
-        .arg(&["-s", "1002", "-d", "4000"])
-        .spawn();
     // Talking within a second or two; look while it is.
-    let mut listed = serde_json::Value::Null;
-    for _ in 0..30 {
-        std::thread::sleep(Duration::from_millis(100));
-        let reply = request(api(&sb), "GET", "/api/v1/calls", Some(API_TOKEN), None);
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        listed = reply.json();
-        if listed["calls"][0]["state"] == "talking" {
-            break;
-        }
-    }
+    let (listed, caller, agent) = call_talking(&sb, "caller_talk.xml", &["-d", "4000"]);
     let call = &listed["calls"][0];
     assert_eq!(call["state"], "talking", "{listed}");
     assert_eq!(call["agent"], "1002", "{listed}");
@@ -323,25 +308,7 @@ fn sigterm_lets_the_call_in_progress_end_and_refuses_new_ones() {
         return;
     }
     let mut sb = Switchboard::start("");
-    let agent_port = free_port();
-    register(&sb, "1002", agent_port);
-    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
-    let caller = Sipp::new("caller_talk.xml", Some(sb.sip), free_port())
-        .arg(&["-s", "1002", "-d", "4000"])
-        .spawn();
-    let talking = || {
-        request(api(&sb), "GET", "/api/v1/calls", Some(API_TOKEN), None).json()["calls"][0]["state"]
-            == "talking"
-    };
-    let mut up = false;
-    for _ in 0..30 {
-        std::thread::sleep(Duration::from_millis(100));
-        if talking() {
-            up = true;
-            break;
-        }
-    }
-    assert!(up, "the call never started talking\n{}", sb.log_tail(40));
+    let (_, caller, agent) = call_talking(&sb, "caller_talk.xml", &["-d", "4000"]);
     sb.signal_term();
     assert!(
         sb.wait_for_log(Duration::from_secs(5), |log| log.contains("draining"))
@@ -372,10 +339,7 @@ fn sigterm_lets_the_call_in_progress_end_and_refuses_new_ones() {
         agent.flow(),
         sb.log_tail(40)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sb.is_running() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_stopped(&mut sb);
     assert!(
         !sb.is_running(),
         "still running after its last call\n{}",
@@ -394,8 +358,37 @@ fn sigterm_lets_the_call_in_progress_end_and_refuses_new_ones() {
     );
 }
 
-/// Places a SIPp call from the trunk to agent 1002 that stays up until the switch hangs it up,
-/// and waits until the API lists it as talking; returns its call number.
+/// Places a SIPp call (`scenario` with `args`) from the trunk to agent 1002, and waits until
+/// the API lists it as talking; returns that listing and the two SIPp runs.
+fn call_talking(
+    sb: &Switchboard,
+    scenario: &str,
+    args: &[&str],
+) -> (
+    serde_json::Value,
+    switchboard_tests::SippRunning,
+    switchboard_tests::SippRunning,
+) {
+    let agent_port = free_port();
+    register(sb, "1002", agent_port);
+    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
+    let caller = Sipp::new(scenario, Some(sb.sip), free_port())
+        .arg(&["-s", "1002"])
+        .arg(args)
+        .spawn();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let reply = request(api(sb), "GET", "/api/v1/calls", Some(API_TOKEN), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let listed = reply.json();
+        if listed["calls"][0]["state"] == "talking" {
+            return (listed, caller, agent);
+        }
+    }
+    panic!("the call never started talking\n{}", sb.log_tail(40));
+}
+
+/// A call that stays up until the switch hangs it up; its call number and SIPp runs.
 fn call_until_hung_up(
     sb: &Switchboard,
 ) -> (
@@ -403,21 +396,9 @@ fn call_until_hung_up(
     switchboard_tests::SippRunning,
     switchboard_tests::SippRunning,
 ) {
-    let agent_port = free_port();
-    register(sb, "1002", agent_port);
-    let agent = Sipp::new("agent_answer.xml", None, agent_port).spawn();
-    let caller = Sipp::new("caller_wait_bye.xml", Some(sb.sip), free_port())
-        .arg(&["-s", "1002"])
-        .spawn();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        let listed = request(api(sb), "GET", "/api/v1/calls", Some(API_TOKEN), None).json();
-        if listed["calls"][0]["state"] == "talking" {
-            let call = listed["calls"][0]["call"].as_u64().expect("a call number");
-            return (call, caller, agent);
-        }
-    }
-    panic!("the call never started talking\n{}", sb.log_tail(40));
+    let (listed, caller, agent) = call_talking(sb, "caller_wait_bye.xml", &[]);
+    let call = listed["calls"][0]["call"].as_u64().expect("a call number");
+    (call, caller, agent)
 }
 
 #[test]
@@ -491,10 +472,7 @@ fn at_the_end_of_the_drain_the_switch_hangs_up_the_calls_left() {
         agent.flow(),
         sb.log_tail(40)
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sb.is_running() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_stopped(&mut sb);
     assert!(!sb.is_running(), "still running\n{}", sb.log_tail(20));
     let log = sb.log();
     assert!(
@@ -512,4 +490,12 @@ fn at_the_end_of_the_drain_the_switch_hangs_up_the_calls_left() {
         "{}",
         sb.log_tail(30)
     );
+}
+
+/// Gives a draining switch 10 s to exit by itself.
+fn wait_stopped(sb: &mut Switchboard) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sb.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

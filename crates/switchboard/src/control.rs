@@ -162,11 +162,7 @@ pub async fn request_reload(path: &PathBuf) -> std::io::Result<String> {
 /// # Errors
 /// When no server listens there, or its answer is not a view.
 pub async fn request_acd(path: &PathBuf) -> std::io::Result<View> {
-    let answer = request(path, "acd").await?;
-    if let Some(error) = answer.strip_prefix("error: ") {
-        return Err(std::io::Error::other(error.trim().to_owned()));
-    }
-    serde_json::from_str(answer.trim()).map_err(std::io::Error::other)
+    request_json(path, "acd").await
 }
 
 /// `switchboard calls`: the calls in progress on the server listening on `path`.
@@ -174,7 +170,15 @@ pub async fn request_acd(path: &PathBuf) -> std::io::Result<View> {
 /// # Errors
 /// When no server listens there, or its answer is not a table of calls.
 pub async fn request_calls(path: &PathBuf) -> std::io::Result<crate::calls::LiveCalls> {
-    let answer = request(path, "calls").await?;
+    request_json(path, "calls").await
+}
+
+/// Sends `command` and reads its one line of JSON (or its `error: …`).
+async fn request_json<T: serde::de::DeserializeOwned>(
+    path: &PathBuf,
+    command: &str,
+) -> std::io::Result<T> {
+    let answer = request(path, command).await?;
     if let Some(error) = answer.strip_prefix("error: ") {
         return Err(std::io::Error::other(error.trim().to_owned()));
     }

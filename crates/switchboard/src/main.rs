@@ -73,55 +73,51 @@ fn acd(path: Option<&std::path::Path>, json: bool, table: fn(&View) -> String) -
     let Some((socket, runtime)) = control(path) else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(switchboard::control::request_acd(&socket)) {
-        Ok(view) => {
-            let text = if json {
-                match serde_json::to_string_pretty(&view) {
-                    Ok(text) => text + "\n",
-                    Err(err) => {
-                        eprintln!("error: {err}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                table(&view)
-            };
-            // A reader that went away (`| head`) is not an error worth a panic.
-            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    print(
+        runtime.block_on(switchboard::control::request_acd(&socket)),
+        json,
+        table,
+    )
 }
 
 fn calls(path: Option<&std::path::Path>, json: bool) -> ExitCode {
     let Some((socket, runtime)) = control(path) else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(switchboard::control::request_calls(&socket)) {
-        Ok(calls) => {
-            let text = if json {
-                match serde_json::to_string_pretty(&calls) {
-                    Ok(text) => text + "\n",
-                    Err(err) => {
-                        eprintln!("error: {err}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                calls.table()
-            };
-            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-            ExitCode::SUCCESS
-        }
+    print(
+        runtime.block_on(switchboard::control::request_calls(&socket)),
+        json,
+        switchboard::calls::LiveCalls::table,
+    )
+}
+
+/// Prints what the server answered, as JSON or as `table` draws it.
+fn print<T: serde::Serialize>(
+    answer: std::io::Result<T>,
+    json: bool,
+    table: fn(&T) -> String,
+) -> ExitCode {
+    let value = match answer {
+        Ok(value) => value,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    let text = if json {
+        match serde_json::to_string_pretty(&value) {
+            Ok(text) => text + "\n",
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        table(&value)
+    };
+    // A reader that went away (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 fn reload(path: Option<&std::path::Path>) -> ExitCode {

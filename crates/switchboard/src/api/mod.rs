@@ -217,19 +217,27 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The ACD's live state.
-async fn snapshot(api: &Api) -> Result<View, ApiError> {
+/// Sends the ACD the request `ask` builds around a reply channel, and waits for the answer.
+async fn ask_acd<T>(
+    api: &Api,
+    ask: impl FnOnce(oneshot::Sender<T>) -> AcdRequest,
+) -> Result<T, ApiError> {
     let (reply, rx) = oneshot::channel();
     let asked = async {
-        api.acd.send(AcdRequest::Snapshot { reply }).await.ok()?;
+        api.acd.send(ask(reply)).await.ok()?;
         rx.await.ok()
     };
     match tokio::time::timeout(ACD_WAIT, asked).await {
-        Ok(Some(view)) => Ok(view),
+        Ok(Some(answer)) => Ok(answer),
         _ => Err(ApiError::unavailable(
             "the ACD did not answer in time; the switch is overloaded or stopping, try again",
         )),
     }
+}
+
+/// The ACD's live state.
+async fn snapshot(api: &Api) -> Result<View, ApiError> {
+    ask_acd(api, |reply| AcdRequest::Snapshot { reply }).await
 }
 
 async fn agents(State(api): State<Arc<Api>>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -371,26 +379,12 @@ async fn command(
     agent: String,
     command: AgentCommand,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    let asked = async {
-        api.acd
-            .send(AcdRequest::Command {
-                agent: AgentId::new(agent.clone()),
-                command: command.clone(),
-                reply,
-            })
-            .await
-            .ok()?;
-        rx.await.ok()
-    };
-    let result = match tokio::time::timeout(ACD_WAIT, asked).await {
-        Ok(Some(result)) => result,
-        _ => {
-            return Err(ApiError::unavailable(
-                "the ACD did not answer in time; the switch is overloaded or stopping, try again",
-            ));
-        }
-    };
+    let result = ask_acd(api, |reply| AcdRequest::Command {
+        agent: AgentId::new(agent.clone()),
+        command: command.clone(),
+        reply,
+    })
+    .await?;
     match result {
         Ok(state) => {
             tracing::info!(
